@@ -1,0 +1,134 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PromptLossWeight.Loss;
+
+/// <summary>
+/// Prompt-loss-weighted cross-entropy for causal language models: the weighted mean Σ wᵢℓᵢ / Σ wᵢ of the
+/// next-token losses, where the logits at position i predict the label at position i+1 and that prediction
+/// carries the weight of the token being predicted (<c>weights[:, 1:]</c>). Labels equal to
+/// <see cref="IgnoreIndex"/> (padding, or tokens excluded on purpose) count with weight 0.
+/// </summary>
+/// <remarks>All arithmetic on the losses is done in fp32, whatever the dtype of the logits.</remarks>
+public static class WeightedCrossEntropy
+{
+    /// <summary>The label value that marks a token as ignored (the PyTorch / Hugging Face convention).</summary>
+    public const long IgnoreIndex = -100;
+
+    /// <summary>
+    /// The weighted mean loss of a batch: Σ wᵢℓᵢ / Σ wᵢ over the shifted, non-ignored tokens.
+    /// Returns 0 (with zero gradient) when the weights sum to 0.
+    /// </summary>
+    /// <param name="logits">[B, N, V] fp32, bf16 or fp16, on any device.</param>
+    /// <param name="labels">[B, N] int64; <see cref="IgnoreIndex"/> marks ignored tokens.</param>
+    /// <param name="weights">[B, N] floating point, finite and ≥ 0: the weight of each token as a prediction target.</param>
+    public static Tensor Compute(Tensor logits, Tensor labels, Tensor weights)
+    {
+        using var scope = NewDisposeScope();
+        var (sum, total) = WeightedSumAndTotal(logits, labels, weights);
+        // where(Σw > 0, Σwℓ / Σw, 0): the clamp keeps the unused branch finite, so the gradient is 0, not NaN.
+        Tensor loss = where(total > 0, sum / total.clamp_min(1e-30), zeros_like(sum));
+        return loss.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The weighted loss divided by a normaliser given from outside: Σ wᵢℓᵢ / <paramref name="normalizer"/>.
+    /// Use it when a loss is split across micro-batches (gradient accumulation) or rows (packing): pass Σw of the
+    /// whole step so the summed micro-batch losses equal the loss of the whole batch exactly.
+    /// </summary>
+    /// <param name="logits">[B, N, V].</param>
+    /// <param name="labels">[B, N] int64.</param>
+    /// <param name="weights">[B, N], finite and ≥ 0.</param>
+    /// <param name="normalizer">Σw over everything the step covers; must be finite and ≥ 0. When 0 the loss is 0.</param>
+    public static Tensor Compute(Tensor logits, Tensor labels, Tensor weights, double normalizer)
+    {
+        if (!double.IsFinite(normalizer) || normalizer < 0)
+            throw new ArgumentException($"The normaliser must be finite and >= 0, got {normalizer}.", nameof(normalizer));
+        using var scope = NewDisposeScope();
+        var (sum, _) = WeightedSumAndTotal(logits, labels, weights);
+        Tensor loss = normalizer > 0 ? sum / normalizer : sum * 0.0;
+        return loss.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Σ wᵢℓᵢ and Σ wᵢ over the shifted, non-ignored tokens, both fp32 scalars on the logits' device.
+    /// The building block for custom reductions (accumulation, packing, distributed sums).
+    /// </summary>
+    public static (Tensor WeightedSum, Tensor WeightTotal) WeightedSumAndTotal(Tensor logits, Tensor labels, Tensor weights)
+    {
+        Validate(logits, labels, weights);
+        using var scope = NewDisposeScope();
+        Tensor tokenLoss = PerTokenUnchecked(logits, labels);             // [B, N-1] fp32
+        Tensor w = ShiftedWeights(labels, weights);                        // [B, N-1] fp32, 0 where ignored
+        Tensor sum = (tokenLoss * w).sum();
+        Tensor total = w.sum();
+        return (sum.MoveToOuterDisposeScope(), total.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The shifted per-token losses [B, N-1] in fp32: entry (b, i) is the cross-entropy of the logits at i
+    /// against the label at i+1, and 0 where that label is ignored.
+    /// </summary>
+    public static Tensor PerToken(Tensor logits, Tensor labels)
+    {
+        ValidateLogitsAndLabels(logits, labels);
+        return PerTokenUnchecked(logits, labels);
+    }
+
+    /// <summary>
+    /// The weights aligned with <see cref="PerToken"/>: <c>weights[:, 1:]</c> as fp32, with 0 where the label
+    /// being predicted is ignored.
+    /// </summary>
+    public static Tensor ShiftedWeights(Tensor labels, Tensor weights)
+    {
+        using var scope = NewDisposeScope();
+        Tensor target = labels[.., 1..];
+        Tensor w = weights[.., 1..].to(ScalarType.Float32);
+        return where(target.ne(IgnoreIndex), w, zeros_like(w)).MoveToOuterDisposeScope();
+    }
+
+    private static Tensor PerTokenUnchecked(Tensor logits, Tensor labels)
+    {
+        using var scope = NewDisposeScope();
+        long b = logits.shape[0], n = logits.shape[1], v = logits.shape[2];
+        Tensor predicting = logits[.., ..(int)(n - 1), ..].to(ScalarType.Float32).reshape(b * (n - 1), v); // [B·(N-1), V]
+        Tensor target = labels[.., 1..].reshape(b * (n - 1));                                                // [B·(N-1)]
+        Tensor loss = nn.functional.cross_entropy(predicting, target, ignore_index: IgnoreIndex, reduction: nn.Reduction.None);
+        return loss.reshape(b, n - 1).MoveToOuterDisposeScope();
+    }
+
+    internal static void ValidateLogitsAndLabels(Tensor logits, Tensor labels)
+    {
+        if (logits.dim() != 3)
+            throw new ArgumentException($"logits must be [B, N, V]; got shape {Shape(logits)}.", nameof(logits));
+        if (!is_floating_point(logits))
+            throw new ArgumentException($"logits must be floating point (fp32, bf16 or fp16); got {logits.dtype}.", nameof(logits));
+        if (labels.dim() != 2 || labels.shape[0] != logits.shape[0] || labels.shape[1] != logits.shape[1])
+            throw new ArgumentException($"labels must be [B, N] = [{logits.shape[0]}, {logits.shape[1]}] to match logits {Shape(logits)}; got {Shape(labels)}.", nameof(labels));
+        if (labels.dtype != ScalarType.Int64)
+            throw new ArgumentException($"labels must be int64; got {labels.dtype}.", nameof(labels));
+        if (labels.device != logits.device)
+            throw new ArgumentException($"labels are on {labels.device} but logits are on {logits.device}.", nameof(labels));
+        if (logits.shape[1] < 2)
+            throw new ArgumentException($"sequences need at least 2 tokens for a next-token loss; logits have shape {Shape(logits)}.", nameof(logits));
+    }
+
+    internal static void Validate(Tensor logits, Tensor labels, Tensor weights)
+    {
+        ValidateLogitsAndLabels(logits, labels);
+        if (weights.dim() != 2 || weights.shape[0] != labels.shape[0] || weights.shape[1] != labels.shape[1])
+            throw new ArgumentException($"weights must be [B, N] like labels {Shape(labels)}; got {Shape(weights)}.", nameof(weights));
+        if (!is_floating_point(weights))
+            throw new ArgumentException($"weights must be floating point; got {weights.dtype}.", nameof(weights));
+        if (weights.device != logits.device)
+            throw new ArgumentException($"weights are on {weights.device} but logits are on {logits.device}.", nameof(weights));
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        if (!isfinite(weights).all().item<bool>())
+            throw new ArgumentException($"weights {Shape(weights)} contain NaN or infinity.", nameof(weights));
+        if (weights.lt(0).any().item<bool>())
+            throw new ArgumentException($"weights {Shape(weights)} contain negative values; weights must be >= 0.", nameof(weights));
+    }
+
+    internal static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";
+}

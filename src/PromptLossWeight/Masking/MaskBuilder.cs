@@ -1,0 +1,146 @@
+using Microsoft.ML.Tokenizers;
+
+namespace PromptLossWeight.Masking;
+
+/// <summary>
+/// Turns prompts and completions (text or token ids) and chat turns into <see cref="MaskedExample"/>s: token ids
+/// plus the role of every token, from which prompt masks, completion masks and loss weights follow.
+/// Each segment is tokenized on its own and the ids are concatenated, so a mask can never be off by a token
+/// because of how a tokenizer merges text across the prompt/completion boundary.
+/// </summary>
+/// <remarks>
+/// Over-long sequences lose prompt tokens only (see <see cref="MaskBuilderOptions.Truncation"/>); the completion
+/// is never cut. The counters <see cref="Built"/>, <see cref="Truncated"/> and <see cref="Skipped"/> report what happened.
+/// </remarks>
+public sealed class MaskBuilder
+{
+    private readonly Func<string, IReadOnlyList<long>> _encode;
+
+    /// <summary>Creates a builder over any Microsoft.ML.Tokenizers tokenizer (no special tokens are added by it).</summary>
+    public MaskBuilder(Tokenizer tokenizer, MaskBuilderOptions? options = null)
+        : this(text => tokenizer.EncodeToIds(text).Select(id => (long)id).ToArray(), options)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+    }
+
+    /// <summary>Creates a builder over an encoding function (text to token ids).</summary>
+    public MaskBuilder(Func<string, IReadOnlyList<long>> encode, MaskBuilderOptions? options = null)
+    {
+        _encode = encode ?? throw new ArgumentNullException(nameof(encode));
+        Options = (options ?? new MaskBuilderOptions()).Validate();
+    }
+
+    /// <summary>The settings in use.</summary>
+    public MaskBuilderOptions Options { get; }
+
+    /// <summary>Examples built so far (including truncated ones).</summary>
+    public int Built { get; private set; }
+
+    /// <summary>Examples whose prompt was shortened to fit <see cref="MaskBuilderOptions.MaxLength"/>.</summary>
+    public int Truncated { get; private set; }
+
+    /// <summary>Examples skipped because their completion did not fit (with <see cref="CompletionOverflow.Skip"/>).</summary>
+    public int Skipped { get; private set; }
+
+    /// <summary>A prompt/completion pair of texts. Returns null when the example was skipped.</summary>
+    public MaskedExample? Build(string prompt, string completion) =>
+        Build([new PromptPart(prompt)], completion);
+
+    /// <summary>A prompt made of parts (some marked as context) and a completion text. Returns null when skipped.</summary>
+    public MaskedExample? Build(IReadOnlyList<PromptPart> prompt, string completion)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(completion);
+        var segments = prompt.Select(p => new TokenSegment(_encode(p.Text), TokenRole.User, p.IsContext)).ToList();
+        segments.Add(new TokenSegment(_encode(completion), TokenRole.Assistant));
+        return Build(segments);
+    }
+
+    /// <summary>A prompt/completion pair already tokenized. Returns null when skipped.</summary>
+    public MaskedExample? Build(IReadOnlyList<long> promptIds, IReadOnlyList<long> completionIds) =>
+        Build([new TokenSegment(promptIds, TokenRole.User), new TokenSegment(completionIds, TokenRole.Assistant)]);
+
+    /// <summary>
+    /// A conversation, each turn's text tokenized as it is (no chat template: use the templates of
+    /// PromptLossWeight.Llama to get the model's own format). Returns null when skipped.
+    /// </summary>
+    public MaskedExample? BuildChat(IReadOnlyList<ChatTurn> turns)
+    {
+        ArgumentNullException.ThrowIfNull(turns);
+        return Build(turns.Select(t => new TokenSegment(_encode(t.Content), t.Role)).ToList());
+    }
+
+    /// <summary>
+    /// The general form: segments of ids with roles, concatenated after an optional BOS and followed by an optional
+    /// EOS (which counts as completion). Returns null when the example was skipped.
+    /// </summary>
+    public MaskedExample? Build(IReadOnlyList<TokenSegment> segments)
+    {
+        ArgumentNullException.ThrowIfNull(segments);
+        if (segments.Count == 0)
+            throw new ArgumentException("An example needs at least one segment.", nameof(segments));
+        if (!segments.Any(s => s.Role == TokenRole.Assistant && s.Ids.Count > 0))
+            throw new ArgumentException("The example has no completion tokens: the completion (assistant) text is empty.", nameof(segments));
+        if (!segments.Any(s => s.Role != TokenRole.Assistant && s.Ids.Count > 0) && Options.BosId is null)
+            throw new ArgumentException("The example has no prompt tokens: the prompt is empty and no BOS is configured.", nameof(segments));
+
+        var tokens = new List<Token>();
+        if (Options.BosId is long bos)
+            tokens.Add(new Token(bos, segments[0].Role == TokenRole.Assistant ? TokenRole.User : segments[0].Role, false, Protected: true));
+        foreach (var segment in segments)
+            foreach (long id in segment.Ids)
+                tokens.Add(new Token(id, segment.Role, segment.IsContext, Protected: segment.Role == TokenRole.Assistant));
+        if (Options.EosId is long eos)
+            tokens.Add(new Token(eos, TokenRole.Assistant, false, Protected: true));
+
+        if (Options.MaxLength is int max && tokens.Count > max)
+        {
+            int fixedCount = tokens.Count(t => t.Protected);
+            if (fixedCount >= max)
+            {
+                if (Options.Overflow == CompletionOverflow.Skip)
+                {
+                    Skipped++;
+                    return null;
+                }
+                throw new ArgumentException(
+                    $"The completion needs {fixedCount} tokens (with BOS/EOS) but MaxLength is {max}: it cannot fit with any prompt.",
+                    nameof(segments));
+            }
+            Truncate(tokens, tokens.Count - max);
+            Truncated++;
+        }
+
+        Built++;
+        return new MaskedExample(tokens.Select(t => t.Id).ToArray(), tokens.Select(t => t.Role).ToArray());
+    }
+
+    private void Truncate(List<Token> tokens, int excess)
+    {
+        if (Options.Truncation == PromptTruncation.ContextFirst)
+        {
+            for (int i = tokens.Count - 1; i >= 0 && excess > 0; i--)
+            {
+                if (tokens[i].IsContext && !tokens[i].Protected)
+                {
+                    tokens.RemoveAt(i);
+                    excess--;
+                }
+            }
+        }
+        for (int i = 0; i < tokens.Count && excess > 0;)
+        {
+            if (!tokens[i].Protected)
+            {
+                tokens.RemoveAt(i);
+                excess--;
+            }
+            else
+            {
+                i++;
+            }
+        }
+    }
+
+    private readonly record struct Token(long Id, TokenRole Role, bool IsContext, bool Protected);
+}
