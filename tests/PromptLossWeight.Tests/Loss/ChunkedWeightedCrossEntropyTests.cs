@@ -1,3 +1,6 @@
+using PromptLossWeight.Data;
+using PromptLossWeight.Masking;
+using PromptLossWeight.Models;
 using PromptLossWeight.Loss;
 using PromptLossWeight.Runtime;
 using TorchSharp;
@@ -185,6 +188,25 @@ public class ChunkedWeightedCrossEntropyTests
         Case c = RandomCase(82, 1, 6, 4, 10);
         Action act = () => ChunkedWeightedCrossEntropy.Compute(c.Hidden, randn(10, 5), c.Labels, c.Weights);
         act.Should().Throw<ArgumentException>().WithMessage("*output weight must be [V, D] with D = 4*");
+    }
+
+    [Fact]
+    public void A_model_without_hidden_states_falls_back_to_the_logits_loss()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        var module = nn.Sequential(("embed", nn.Embedding(20, 8)), ("head", nn.Linear(8, 20)));
+        var model = CausalLanguageModel.FromModule(module);
+        var examples = new List<MaskedExample>
+        {
+            new([1, 2, 3, 4], [TokenRole.User, TokenRole.User, TokenRole.Assistant, TokenRole.Assistant]),
+            new([5, 6], [TokenRole.User, TokenRole.Assistant]),
+        };
+        using var batch = Collator.Pad(examples);
+        Tensor weights = batch.Weights(0.3);
+        float chunked = new ChunkedWeightedCrossEntropy(2).Compute(model, batch, weights).item<float>();
+        float reference = new LogitsWeightedLoss().Compute(model, batch, weights).item<float>();
+        chunked.Should().BeApproximately(reference, 1e-6f);
     }
 
     [Fact]
