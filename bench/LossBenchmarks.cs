@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using PromptLossWeight.Loss;
 
 namespace PromptLossWeight.Bench;
@@ -52,18 +51,11 @@ internal static class LossBenchmarks
 
     private static long RunChild(string variant)
     {
-        string self = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot find this program's path to start a child process.");
-        var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(LossBenchmarks).Assembly.Location);
-        foreach (string arg in new[] { "--child", "loss-memory", variant }) start.ArgumentList.Add(arg);
-        start.Environment["MALLOC_MMAP_THRESHOLD_"] = "65536";
-        using Process child = Process.Start(start) ?? throw new InvalidOperationException("Could not start the memory child process.");
-        string output = child.StandardOutput.ReadToEnd();
-        string errors = child.StandardError.ReadToEnd();
-        child.WaitForExit();
+        var (exitCode, output, errors) = SelfProcess.Capture(["--child", "loss-memory", variant],
+            new Dictionary<string, string> { ["MALLOC_MMAP_THRESHOLD_"] = "65536" });
         string? line = output.Split('\n').FirstOrDefault(l => l.StartsWith("peak_bytes ", StringComparison.Ordinal));
-        if (child.ExitCode != 0 || line is null)
-            throw new InvalidOperationException($"The {variant} memory child failed (exit {child.ExitCode}): {output} {errors}");
+        if (exitCode != 0 || line is null)
+            throw new InvalidOperationException($"The {variant} memory child failed (exit {exitCode}): {output} {errors}");
         return long.Parse(line["peak_bytes ".Length..]);
     }
 
@@ -74,8 +66,8 @@ internal static class LossBenchmarks
         var (naive, chunked) = Timing.Interleaved(
             () => { inputs.ClearGradients(); inputs.NaiveStep(); },
             () => { inputs.ClearGradients(); inputs.ChunkedStep(ChunkSize); },
-            repetitions: 2);
-        Report.Note($"loss fwd+bwd, all weights 1: naive {naive:0.000} s, chunked {chunked:0.000} s (median of 2 after a warm-up)");
+            repetitions: 3);
+        Report.Note($"loss fwd+bwd, all weights 1: naive {naive:0.000} s, chunked {chunked:0.000} s (medians of 3, interleaved, after a warm-up)");
         Report.Ratio("loss_time_chunked_over_naive", chunked / naive);
     }
 
@@ -86,7 +78,7 @@ internal static class LossBenchmarks
         var (naive, chunked) = Timing.Interleaved(
             () => { inputs.ClearGradients(); inputs.NaiveStep(); },
             () => { inputs.ClearGradients(); inputs.ChunkedStep(ChunkSize); },
-            repetitions: 2);
+            repetitions: 3);
         double weighted = inputs.Weights.sum().item<float>();
         Report.Note($"loss fwd+bwd, PLW=0, {weighted:0} of {Tokens} tokens weighted: naive {naive:0.000} s, chunked {chunked:0.000} s");
         Report.Ratio("loss_time_naive_over_chunked_plw0_race", naive / chunked);

@@ -10,7 +10,8 @@ namespace PromptLossWeight.Loss;
 /// </summary>
 /// <remarks>
 /// <para>The gradients are computed in the forward pass, chunk by chunk, while each chunk's logits are at hand:
-/// ∂L/∂logits = s · (softmax − onehot), ∂L/∂h = (∂L/∂logits) · W and ∂L/∂W = Σ (∂L/∂logits)ᵀ · h. This costs the same
+/// ∂L/∂logits = s · (softmax − onehot), ∂L/∂h = (∂L/∂logits) · W and ∂L/∂W = Σ (∂L/∂logits)ᵀ · h (the softmax and
+/// one-hot terms are applied on either side of the matmuls, so the [c, V] buffer is read only by them). This costs the same
 /// three matmuls as autograd over full logits (recomputing logits in backward would cost a fourth), keeps no logits
 /// for backward, and is exact: the first backward pass only multiplies the stored gradients by the incoming scalar.
 /// Only the gradients that are needed are computed (a frozen head gets none).</para>
@@ -107,24 +108,34 @@ internal sealed class LinearCrossEntropyFunction : autograd.SingleTensorFunction
             Tensor h = hidden.narrow(0, start, rows);                          // [c, D]
             Tensor t = targets.narrow(0, start, rows).unsqueeze(1);            // [c, 1]
             Tensor s = scale.narrow(0, start, rows);                           // [c]
-            // One [c, V] fp32 buffer per chunk: logits, then exp(logits - max), then ∂L/∂logits, all in place.
+            // One [c, V] fp32 buffer per chunk: the logits, then E = exp(logits − max) in place.
             Tensor buffer = h.matmul(weightT).to(ScalarType.Float32);         // [c, V] logits
             Tensor targetLogit = buffer.gather(1, t).squeeze(1);               // [c]
             Tensor max = buffer.amax([1], keepdim: true);                      // [c, 1]
-            Tensor sumExp = buffer.sub_(max).exp_().sum(1);                    // [c]
+            Tensor e = buffer.sub_(max).exp_();                                // [c, V] E
+            Tensor sumExp = e.sum(1);                                          // [c]
             Tensor lse = sumExp.log() + max.squeeze(1);                        // [c] log Σ exp(logits)
             loss.add_(((lse - targetLogit) * s).sum());
             if (!needHidden && !needWeight) continue;
 
-            // ∂L/∂logits = s · (softmax − onehot)
-            Tensor g = buffer.mul_((s / sumExp).unsqueeze(1));                 // s · softmax
-            g.scatter_add_(1, t, s.neg().unsqueeze(1));                        // − s · onehot; [c, V] fp32
+            // ∂L/∂logits = s·softmax − s·onehot = diag(a)·E − diag(s)·onehot with a = s / ΣE. The two terms go into
+            // the matmuls separately, so no further pass over the [c, V] buffer is needed:
+            //   ∂L/∂h = diag(a)·(E·W) − diag(s)·W[t],   ∂L/∂W += Eᵀ·(diag(a)·h) − scatter_t(diag(s)·h).
+            Tensor a = (s / sumExp).unsqueeze(1);                              // [c, 1]
+            Tensor sColumn = s.unsqueeze(1);                                   // [c, 1]
             if (gradHidden is not null)
             {
-                Tensor gLow = lowPrecision ? g.to(weight.dtype) : g;
-                gradHidden.narrow(0, start, rows).copy_(gLow.matmul(weight)); // [c, D]
+                Tensor eLow = lowPrecision ? e.to(weight.dtype) : e;
+                Tensor projected = eLow.matmul(weight).to(ScalarType.Float32); // [c, D]
+                Tensor targetRows = weight.index_select(0, t.squeeze(1)).to(ScalarType.Float32);
+                gradHidden.narrow(0, start, rows).copy_(projected.mul_(a).sub_(targetRows.mul_(sColumn)));
             }
-            gradWeight?.addmm_(g.t(), lowPrecision ? h.to(ScalarType.Float32) : h); // [V, D] += [V, c]·[c, D]
+            if (gradWeight is not null)
+            {
+                Tensor h32 = lowPrecision ? h.to(ScalarType.Float32) : h;
+                gradWeight.addmm_(e.t(), h32 * a);                             // [V, D] += [V, c]·[c, D]
+                gradWeight.index_add_(0, t.squeeze(1), h32 * sColumn, -1.0);
+            }
         }
 
         if (gradWeight is not null && lowPrecision) gradWeight = gradWeight.to(weight.dtype);
