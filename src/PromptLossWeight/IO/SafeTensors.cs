@@ -207,7 +207,7 @@ public static class SafeTensors
             t.Dispose();
             t = converted;
         }
-        if (device is not null && t.device != device)
+        if (device is not null && (t.device_type != device.type || (device.index >= 0 && t.device_index != device.index)))
         {
             Tensor moved = t.to(device);
             t.Dispose();
