@@ -153,7 +153,7 @@ public partial class Trainer
         if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
         {
             _optimizer!.zero_grad();
-            return (double.IsFinite(loss) ? double.NaN : loss, true);
+            return (loss, true); // a finite loss here means the gradient was not finite
         }
         using (no_grad())
         {
