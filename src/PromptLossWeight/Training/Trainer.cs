@@ -26,7 +26,7 @@ namespace PromptLossWeight.Training;
 /// </list>
 /// <para>Callbacks (<see cref="Callbacks"/>) observe the run and can stop it without subclassing.</para>
 /// </remarks>
-public partial class Trainer
+public partial class Trainer : IDisposable
 {
     private readonly List<(string Name, Parameter Parameter)> _trainable;
     private readonly List<MetricRecord> _history = [];
@@ -184,6 +184,20 @@ public partial class Trainer
     /// completion_token_accuracy, accuracy). The returned names become history columns.
     /// </summary>
     protected virtual IReadOnlyDictionary<string, double> ComputeMetrics(EvalOutputs outputs) => EvalMetrics.Compute(outputs);
+
+    /// <summary>Frees the optimizer state (the model stays usable and is not disposed).</summary>
+    public void Dispose()
+    {
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Frees the optimizer state; override to free what a subclass owns (call the base).</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing) _optimizer?.Dispose();
+        _optimizer = null;
+    }
 
     // ---------------------------------------------------------------- helpers
 

@@ -30,7 +30,7 @@ public class CrashResumeTests(ITestOutputHelper output)
             {
                 Console.Out.WriteLine($"step {c.Step}");
                 Console.Out.Flush();
-                Thread.Sleep(15); // gives the parent time to kill near the step it chose
+                Thread.Sleep(20); // slows the run so the parent's kill lands near the step it chose
             },
         });
         trainer.Train();
@@ -73,13 +73,16 @@ public class CrashResumeTests(ITestOutputHelper output)
         using var interrupted = new TempDirectory();
         RunToCompletion(uninterrupted.Path);
 
-        int killAt = Random.Shared.Next(4, (int)Steps - 4);
-        output.WriteLine($"killing the child after it reports step {killAt}");
+        // A random step, then a random delay, so the kill can land inside a step, an evaluation or a checkpoint save.
+        int killAt = Random.Shared.Next(4, (int)Steps - 10);
+        int delayMs = Random.Shared.Next(0, 40);
+        output.WriteLine($"killing the child {delayMs} ms after it reports step {killAt}");
         using (Process child = StartChild(interrupted.Path))
         {
             string? line;
             while ((line = child.StandardOutput.ReadLine()) is not null && line != $"step {killAt}") { }
             line.Should().Be($"step {killAt}", "the child must reach the chosen step before it is killed");
+            Thread.Sleep(delayMs);
             child.Kill(entireProcessTree: true); // SIGKILL: no finally blocks, no flushing
             child.WaitForExit();
         }
