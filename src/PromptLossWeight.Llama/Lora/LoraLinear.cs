@@ -62,7 +62,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     {
         if (IsMerged) return base_layer.call(x);
         using var scope = NewDisposeScope();
-        Tensor input = x.to(ScalarType.Float32);
+        Tensor input = x.to(lora_A.weight!.dtype);
         if (_dropout is not null) input = _dropout.call(input);
         Tensor update = lora_B.call(lora_A.call(input)) * Scaling;               // [.., out] fp32
         return (base_layer.call(x) + update.to(x.dtype)).MoveToOuterDisposeScope();
@@ -89,7 +89,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         Tensor weight = base_layer.weight!;
-        Tensor delta = LoraB.matmul(LoraA) * (sign * Scaling);                     // [out, in] fp32
+        Tensor delta = LoraB.to(ScalarType.Float32).matmul(LoraA.to(ScalarType.Float32)) * (sign * Scaling); // [out, in] fp32
         weight.copy_((weight.to(ScalarType.Float32) + delta).to(weight.dtype));
     }
 }

@@ -27,15 +27,15 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, IHiddenStateLa
     public LlamaForCausalLM(LlamaConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(LlamaForCausalLM))
     {
         Config = config.Validate();
-        Device = device ?? TorchRuntime.DefaultDevice();
-        if (Device.type != DeviceType.CPU) TorchRuntime.EnsureLoaded(Device.type);
-        DType = dtype ?? config.ScalarType;
-        LlamaConfig.DtypeName(DType); // rejects non-float dtypes
-        model = new LlamaModel(config, DType, Device);
+        Device target = device ?? TorchRuntime.DefaultDevice();
+        if (target.type != DeviceType.CPU) TorchRuntime.EnsureLoaded(target.type);
+        ScalarType type = dtype ?? config.ScalarType;
+        LlamaConfig.DtypeName(type); // rejects non-float dtypes
+        model = new LlamaModel(config, type, target);
         register_module(nameof(model), model);
         if (!config.TieWordEmbeddings)
         {
-            lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: Device, dtype: DType);
+            lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: target, dtype: type);
             register_module(nameof(lm_head), lm_head);
         }
     }
@@ -43,11 +43,11 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, IHiddenStateLa
     /// <summary>The architecture.</summary>
     public LlamaConfig Config { get; }
 
-    /// <summary>The device the model was created on.</summary>
-    public Device Device { get; }
+    /// <summary>The device the weights are on (follows <c>to(device)</c>).</summary>
+    public Device Device => model.EmbedTokens.Weight.device;
 
-    /// <summary>The dtype of the weights.</summary>
-    public ScalarType DType { get; }
+    /// <summary>The dtype of the base weights.</summary>
+    public ScalarType DType => model.EmbedTokens.Weight.dtype;
 
     /// <summary>The decoder stack.</summary>
     public LlamaModel Model => model;
@@ -56,7 +56,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, IHiddenStateLa
     public nn.Module Module => this;
 
     /// <inheritdoc />
-    public Tensor OutputWeight => lm_head?.weight ?? model.EmbedTokens.weight!;
+    public Tensor OutputWeight => lm_head?.weight ?? model.EmbedTokens.Weight;
 
     /// <summary>Fills every weight with N(0, <paramref name="std"/>²) and the norms with 1, reproducibly from <paramref name="seed"/>.</summary>
     public LlamaForCausalLM InitializeWeights(long seed, double std = 0.02)
@@ -80,8 +80,12 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, IHiddenStateLa
     public override Tensor forward(Tensor inputIds) => Logits(inputIds);
 
     /// <inheritdoc />
-    public Tensor HiddenStates(Tensor inputIds, Tensor? attentionMask = null, Tensor? positionIds = null) =>
-        model.Forward(ToDevice(inputIds), attentionMask is null ? null : ToDevice(attentionMask), positionIds is null ? null : ToDevice(positionIds));
+    public Tensor HiddenStates(Tensor inputIds, Tensor? attentionMask = null, Tensor? positionIds = null)
+    {
+        using var scope = NewDisposeScope();
+        Device device = Device;
+        return model.Forward(inputIds.to(device), attentionMask?.to(device), positionIds?.to(device)).MoveToOuterDisposeScope();
+    }
 
     /// <inheritdoc />
     public Tensor Logits(Tensor inputIds, Tensor? attentionMask = null, Tensor? positionIds = null) =>
@@ -94,13 +98,11 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, IHiddenStateLa
     public Tensor Logits(Tensor inputIds, Tensor? attentionMask, Tensor? positionIds, KvCache? cache)
     {
         using var scope = NewDisposeScope();
-        Tensor hidden = model.Forward(ToDevice(inputIds), attentionMask is null ? null : ToDevice(attentionMask),
-                                      positionIds is null ? null : ToDevice(positionIds), cache); // [B, N, D]
+        Device device = Device;
+        Tensor hidden = model.Forward(inputIds.to(device), attentionMask?.to(device), positionIds?.to(device), cache); // [B, N, D]
         return nn.functional.linear(hidden, OutputWeight).MoveToOuterDisposeScope();               // [B, N, V]
     }
 
     /// <summary>A new, empty key/value cache for this model.</summary>
     public KvCache NewCache() => new(Config.NumHiddenLayers);
-
-    private Tensor ToDevice(Tensor t) => t.device_type == Device.type && t.device_index == Device.index ? t : t.to(Device);
 }

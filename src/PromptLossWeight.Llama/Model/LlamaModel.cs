@@ -10,7 +10,7 @@ namespace PromptLossWeight.Llama.Model;
 public sealed class LlamaModel : nn.Module
 {
 #pragma warning disable IDE1006 // field names are the Hugging Face module names
-    private readonly Embedding embed_tokens;          // [V, D]
+    private readonly TokenEmbedding embed_tokens;     // [V, D]
     private readonly ModuleList<DecoderLayer> layers;
     private readonly RmsNorm norm;
 #pragma warning restore IDE1006
@@ -19,7 +19,7 @@ public sealed class LlamaModel : nn.Module
     /// <summary>Creates the decoder stack with freshly initialised weights.</summary>
     public LlamaModel(LlamaConfig config, ScalarType dtype, Device device) : base(nameof(LlamaModel))
     {
-        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize, device: device, dtype: dtype);
+        embed_tokens = new TokenEmbedding(config.VocabSize, config.HiddenSize, dtype, device);
         layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(i => new DecoderLayer(config, i, dtype, device)).ToArray());
         norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
         _rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling);
@@ -27,7 +27,7 @@ public sealed class LlamaModel : nn.Module
     }
 
     /// <summary>The token embedding [V, D].</summary>
-    public Embedding EmbedTokens => embed_tokens;
+    public TokenEmbedding EmbedTokens => embed_tokens;
 
     /// <summary>The decoder layers, in order.</summary>
     public IReadOnlyList<DecoderLayer> Layers => [.. layers];

@@ -30,13 +30,14 @@ public class LlamaForCausalLMTests
     {
         using var model = Tiny.Model(Tiny.Config(tied: true));
         model.named_parameters().Select(p => p.name).Should().NotContain("lm_head.weight");
+        ReferenceEquals(model.OutputWeight, model.Model.EmbedTokens.Weight).Should().BeTrue();
         using var before = model.OutputWeight.clone();
-        using (no_grad()) model.Model.EmbedTokens.weight!.mul_(2);
+        using (no_grad()) model.Model.EmbedTokens.Weight.mul_(2);
         Tiny.MaxAbsDiff(model.OutputWeight, before * 2).Should().Be(0, "the head reads the embedding storage itself, not a copy");
         using var ids = Tiny.RandomIds(1, 5, seed: 1);
         using var hidden = model.HiddenStates(ids);
         using var logits = model.Logits(ids);
-        using var expected = hidden.matmul(model.Model.EmbedTokens.weight!.t());
+        using var expected = hidden.matmul(model.Model.EmbedTokens.Weight.t());
         Tiny.MaxAbsDiff(logits, expected).Should().BeLessThan(1e-5);
     }
 
