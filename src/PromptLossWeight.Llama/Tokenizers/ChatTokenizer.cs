@@ -136,8 +136,9 @@ public sealed partial class ChatTokenizer
     }
 
     /// <summary>
-    /// Decodes ids to text, showing special ids by their names. <paramref name="atStart"/> mirrors
-    /// <see cref="Encode"/>: false keeps the leading space a SentencePiece continuation starts with.
+    /// Decodes ids to text, showing special ids by their names. The text between special ids is decoded run by
+    /// run, so a SentencePiece run drops its dummy-prefix space (as after &lt;s&gt; in Llama 2).
+    /// <paramref name="atStart"/> mirrors <see cref="Encode"/>: false keeps the leading space of the first run.
     /// </summary>
     public string Decode(IEnumerable<long> ids, bool atStart = true)
     {
