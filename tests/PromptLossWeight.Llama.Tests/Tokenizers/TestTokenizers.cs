@@ -46,7 +46,14 @@ internal static class TestTokenizers
     }
 
     /// <summary>Ranks of a tiny byte-level BPE: the 256 bytes, then merges.</summary>
-    public static readonly string[] TiktokenMerges = ["he", "ll", "llo", "hello", " w", "or", " wor", "ld", " world", "er", "user", "ass", "istant", "assistant", "\n\n"];
+    public static readonly (string Left, string Right)[] TiktokenMergePairs =
+    [
+        ("h", "e"), ("l", "l"), ("ll", "o"), ("he", "llo"), (" ", "w"), ("o", "r"), (" w", "or"), ("l", "d"), (" wor", "ld"),
+        ("e", "r"), ("u", "s"), ("us", "er"), ("\n", "\n"),
+    ];
+
+    /// <summary>The merged tokens, ranks 256 onwards.</summary>
+    public static readonly string[] TiktokenMerges = TiktokenMergePairs.Select(p => p.Left + p.Right).ToArray();
 
     /// <summary>A tiktoken file: one "base64 rank" line per token.</summary>
     public static byte[] TiktokenFileBytes()
