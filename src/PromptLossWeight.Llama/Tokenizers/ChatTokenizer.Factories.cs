@@ -44,7 +44,8 @@ public sealed partial class ChatTokenizer
                 special[name] = id;
         }
         return new ChatTokenizer(tokenizer, TokenizerKind.SentencePiece, source, special, bos, eos,
-            model.Pieces.Count, model.UnkId, model.Pieces.Select(p => p.Piece).ToArray());
+            model.Pieces.Count, model.UnkId, model.Pieces.Select(p => p.Piece).ToArray(),
+            model.Pieces.Select(p => p.Type == PieceType.Byte ? SentencePieceModel.ByteValue(p.Piece) : -1).ToArray());
     }
 
     /// <summary>

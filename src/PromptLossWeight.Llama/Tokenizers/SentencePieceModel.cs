@@ -150,11 +150,20 @@ internal sealed class SentencePieceModel
         {
             if (!seen.TryAdd(Pieces[i].Piece, i))
                 throw new InvalidDataException($"{Source}: piece '{Pieces[i].Piece}' appears twice (ids {seen[Pieces[i].Piece]} and {i}).");
+            if (Pieces[i].Type == PieceType.Byte && ByteValue(Pieces[i].Piece) < 0)
+                throw new InvalidDataException($"{Source}: byte piece {i} is '{Pieces[i].Piece}', not of the form <0xNN>.");
         }
         CheckId(UnkId, "unk_id", mustExist: true);
         CheckId(BosId, "bos_id", mustExist: false);
         CheckId(EosId, "eos_id", mustExist: false);
     }
+
+    /// <summary>The byte a "&lt;0xNN&gt;" piece stands for, or -1.</summary>
+    public static int ByteValue(string piece) =>
+        piece.Length == 6 && piece.StartsWith("<0x", StringComparison.Ordinal) && piece[5] == '>'
+        && byte.TryParse(piece.AsSpan(3, 2), System.Globalization.NumberStyles.AllowHexSpecifier, null, out byte value)
+            ? value
+            : -1;
 
     private void CheckId(int id, string name, bool mustExist)
     {
