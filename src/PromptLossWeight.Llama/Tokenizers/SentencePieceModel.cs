@@ -142,9 +142,9 @@ internal sealed class SentencePieceModel
     {
         if (Pieces.Count == 0)
             throw new InvalidDataException($"{Source}: not a SentencePiece model (no vocabulary pieces found).");
-        if (ModelType is not (1 or 2))
+        if (ModelType != 2)
             throw new InvalidDataException(
-                $"{Source}: SentencePiece model_type {ModelType} is not supported (only unigram = 1 and BPE = 2 are).");
+                $"{Source}: SentencePiece model_type {ModelType} is not supported; only BPE (2), the type of the Llama tokenizers, is.");
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < Pieces.Count; i++)
         {
