@@ -88,6 +88,13 @@ public sealed partial class ChatTokenizer
     /// <summary>The special (control) tokens and their ids; text never encodes to these ids.</summary>
     public IReadOnlyDictionary<string, long> SpecialTokens => _special;
 
+    /// <summary>
+    /// A <see cref="PromptLossWeight.Masking.MaskBuilder"/> that encodes with <see cref="Encode"/> (so text never forges
+    /// special ids). For chat-template segments leave <c>BosId</c>/<c>EosId</c> unset: the templates insert them.
+    /// </summary>
+    public PromptLossWeight.Masking.MaskBuilder CreateMaskBuilder(PromptLossWeight.Masking.MaskBuilderOptions? options = null) =>
+        new(text => Encode(text), options);
+
     /// <summary>True when <paramref name="id"/> is a special token.</summary>
     public bool IsSpecial(long id) => _specialById.ContainsKey(id);
 
