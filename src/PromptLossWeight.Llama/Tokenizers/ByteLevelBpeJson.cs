@@ -42,6 +42,8 @@ internal static class ByteLevelBpeJson
             if (!byteLevel)
                 throw new InvalidDataException($"{path}: the BPE is not byte-level (no ByteLevel pre-tokenizer or decoder); it is not supported.");
 
+            if (pre.ValueKind != JsonValueKind.Undefined && AddsPrefixSpace(pre))
+                notes.Add($"{path}: the ByteLevel pre-tokenizer's add_prefix_space is not applied (text is encoded as given).");
             var vocab = ReadVocabulary(model, path);
             var added = ReadAddedTokens(root, path);
             string pattern = (root.TryGetProperty("pre_tokenizer", out var preTokenizer) ? FindPattern(preTokenizer) : null) ?? Gpt2Pattern;
@@ -170,6 +172,15 @@ internal static class ByteLevelBpeJson
             return element.EnumerateArray().Select(FindPattern).FirstOrDefault(p => p is not null);
         return null;
     }
+
+    private static bool AddsPrefixSpace(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => (element.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "ByteLevel"
+                && element.TryGetProperty("add_prefix_space", out var add) && add.ValueKind == JsonValueKind.True)
+            || element.EnumerateObject().Any(p => AddsPrefixSpace(p.Value)),
+        JsonValueKind.Array => element.EnumerateArray().Any(AddsPrefixSpace),
+        _ => false,
+    };
 
     private static bool Mentions(JsonElement element, string typeName) => element.ValueKind switch
     {

@@ -24,7 +24,7 @@ internal static class TokenizerJsonWriter
 
     public static string ByteLevel(string text) => string.Concat(Encoding.UTF8.GetBytes(text).Select(ByteChar));
 
-    public static string Write(bool reverseMergeIds = false)
+    public static string Write(bool reverseMergeIds = false, bool addPrefixSpace = false)
     {
         var vocab = new Dictionary<string, int>();
         for (int b = 0; b < 256; b++)
@@ -47,7 +47,7 @@ internal static class TokenizerJsonWriter
                 ["pretokenizers"] = new object[]
                 {
                     new Dictionary<string, object> { ["type"] = "Split", ["pattern"] = new Dictionary<string, string> { ["Regex"] = Llama3Tokens.Pattern }, ["behavior"] = "Isolated", ["invert"] = false },
-                    new Dictionary<string, object> { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["use_regex"] = false },
+                    new Dictionary<string, object> { ["type"] = "ByteLevel", ["add_prefix_space"] = addPrefixSpace, ["use_regex"] = false },
                 },
             },
             ["decoder"] = new Dictionary<string, object> { ["type"] = "ByteLevel" },

@@ -135,4 +135,17 @@ public class TokenizerLoaderTests
         FluentActions.Invoking(() => TokenizerLoader.Load(folder.Path)).Should().Throw<InvalidDataException>()
             .WithMessage("*tokenizer_config.json*bos_token*");
     }
+
+    [Fact]
+    public void Settings_the_loader_cannot_apply_are_reported_in_the_notes()
+    {
+        using var folder = new TempFolder();
+        folder.Write("tokenizer.json", TokenizerJsonWriter.Write(addPrefixSpace: true));
+
+        var result = TokenizerLoader.Load(folder.Path);
+
+        result.Notes.Should().Contain(n => n.Contains("add_prefix_space"));
+        result.Notes.Should().Contain(n => n.Contains("bos_token"));
+        result.Tokenizer.BosId.Should().BeNull();
+    }
 }
