@@ -53,6 +53,15 @@ public sealed class ConsumerTests : IDisposable
 
         output.Should().Contain("plw=1 loss=").And.Contain("plw=0 loss=");
         ParseLoss(output, "plw=0").Should().BeApproximately(ExpectedCompletionOnlyLoss(), 1e-5);
+
+        // The Trainer subclass ran: its ComputeLoss override was called for every step, its metric was reported,
+        // and training lowered the completion loss. Each row has 3 predictions: 2 of prompt tokens, 1 of completion.
+        output.Should().Contain("steps=16 evals=");
+        output.Should().Contain("calls=16");
+        output.Should().Contain("custom_metric=0.3333");
+        string losses = output.Split('\n').Single(l => l.StartsWith("completion_loss ", StringComparison.Ordinal));
+        double firstLoss = ParseValue(losses, "first="), lastLoss = ParseValue(losses, "last=");
+        lastLoss.Should().BeLessThan(firstLoss, "fine-tuning lowers the completion loss");
     }
 
     // Completion-only loss of the consumer program's batch, computed here by hand:
@@ -68,6 +77,12 @@ public sealed class ConsumerTests : IDisposable
     {
         string line = output.Split('\n').Single(l => l.StartsWith(prefix + " loss=", StringComparison.Ordinal));
         return double.Parse(line[(line.IndexOf('=', prefix.Length) + 1)..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static double ParseValue(string line, string key)
+    {
+        string rest = line[(line.IndexOf(key, StringComparison.Ordinal) + key.Length)..];
+        return double.Parse(rest.Split(' ')[0].Trim(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private void Pack(string feed)
