@@ -53,7 +53,10 @@ public sealed class TensorBoardCallback : TrainerCallback, IDisposable
     /// <summary>The event file written to now or last; null before the first event.</summary>
     public string? FilePath { get; private set; }
 
-    /// <summary>Logs the step loss (NaN or infinity for a skipped non-finite step) every <see cref="StepLossInterval"/> steps.</summary>
+    /// <summary>
+    /// Logs the step loss (NaN or infinity for a skipped non-finite step) every <see cref="StepLossInterval"/> steps;
+    /// it reaches the disk with the next evaluation's flush (or earlier, when the file buffer fills).
+    /// </summary>
     public override void OnStepEnd(TrainerContext context)
     {
         if (StepLossInterval > 0 && context.Step % StepLossInterval == 0)
