@@ -5,7 +5,8 @@ namespace PromptLossWeight.Llama.Model;
 
 /// <summary>
 /// Multi-head self-attention with grouped-query attention (several query heads share one key/value head),
-/// rotary position embeddings and scaled dot-product attention under an explicit boolean mask.
+/// rotary position embeddings and scaled dot-product attention: causal within each document when the documents are
+/// known contiguous spans (<see cref="DocumentSpans"/>), otherwise under an explicit boolean mask (KV cache, generation).
 /// </summary>
 public sealed class Attention : nn.Module, IProjectionOwner
 {
@@ -55,10 +56,11 @@ public sealed class Attention : nn.Module, IProjectionOwner
 
     /// <summary>
     /// x [B, N, D] → [B, N, D]. <paramref name="cos"/>/<paramref name="sin"/> [B, 1, N, H] rotate the new positions;
-    /// <paramref name="mask"/> [B, 1, N, T+N] bool says which cached-plus-new keys each query may see;
+    /// <paramref name="spans"/>, when given, are the documents of the rows (no cache): attention runs causally within each;
+    /// otherwise <paramref name="mask"/> [B, 1, N, T+N] bool says which cached-plus-new keys each query may see;
     /// <paramref name="cache"/>, when given, receives this call's keys/values and supplies the earlier ones.
     /// </summary>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KvCache? cache)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, DocumentSpans? spans, Tensor? mask, KvCache? cache)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], n = x.shape[1];
@@ -74,8 +76,11 @@ public sealed class Attention : nn.Module, IProjectionOwner
             k = k.repeat_interleave(groups, dim: 1);                                // [B, heads, T+N, H]: head h reads kv head h / groups
             v = v.repeat_interleave(groups, dim: 1);
         }
-        Tensor y = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask); // [B, heads, N, H]
-        y = y.transpose(1, 2).reshape(b, n, _heads * _headDim);                    // [B, N, heads·H]
+        Tensor y = spans is not null
+            ? spans.Attend(q, k, v)                                                 // [B, N, heads, H]
+            : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask ?? throw new ArgumentNullException(nameof(mask), "Attention needs document spans or a mask."))
+                .transpose(1, 2);                                                   // [B, N, heads, H]
+        y = y.reshape(b, n, _heads * _headDim);                                    // [B, N, heads·H]
         return o_proj.call(y).MoveToOuterDisposeScope();                           // [B, N, D]
     }
 }

@@ -30,10 +30,10 @@ public sealed class DecoderLayer : nn.Module
     public Mlp Mlp => mlp;
 
     /// <summary>x [B, N, D] → [B, N, D]; see <see cref="Attention.Forward"/> for the other arguments.</summary>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KvCache? cache)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, DocumentSpans? spans, Tensor? mask, KvCache? cache)
     {
         using var scope = NewDisposeScope();
-        Tensor h = x + self_attn.Forward(input_layernorm.call(x), cos, sin, mask, cache); // [B, N, D]
+        Tensor h = x + self_attn.Forward(input_layernorm.call(x), cos, sin, spans, mask, cache); // [B, N, D]
         Tensor y = h + mlp.call(post_attention_layernorm.call(h));                        // [B, N, D]
         return y.MoveToOuterDisposeScope();
     }

@@ -57,9 +57,12 @@ public sealed class LlamaModel : nn.Module
 
         Tensor x = embed_tokens.call(inputIds);                                   // [B, N, D]
         var (cos, sin) = _rotary.CosSin(positions, x.dtype);                      // [B, 1, N, H] each
-        Tensor mask = AttentionMask(docIds.to(device), past, n);                  // [B, 1, N, T+N]
+        // Without a cache, documents that are contiguous spans attend within themselves (no [N, N] mask, no work across
+        // documents); the cache/generation path and any other layout keep the explicit mask.
+        using DocumentSpans? spans = cache is null ? DocumentSpans.Find(docIds, device) : null;
+        Tensor? mask = spans is null ? AttentionMask(docIds.to(device), past, n) : null; // [B, 1, N, T+N]
         foreach (DecoderLayer layer in layers)
-            x = layer.Forward(x, cos, sin, mask, cache);                          // [B, N, D]
+            x = layer.Forward(x, cos, sin, spans, mask, cache);                   // [B, N, D]
         return norm.call(x).MoveToOuterDisposeScope();                            // [B, N, D]
     }
 

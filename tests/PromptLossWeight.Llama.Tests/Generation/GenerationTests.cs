@@ -66,6 +66,29 @@ public class GenerationTests
     }
 
     [Fact]
+    public void Left_padded_KV_cache_decoding_equals_full_recomputation_of_the_padded_batch()
+    {
+        using var model = Tiny.Model();
+        using var noGrad = no_grad();
+        // Row 0 is left-padded by two tokens; the full (cache-free) run attends per document, the cached run by mask.
+        long[][] ids = [[0, 0, 1, 12, 13, 14, 15], [1, 40, 41, 42, 43, 44, 45]];
+        long[][] docIds = [[0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1]];
+        long[][] positions = [[0, 0, 0, 1, 2, 3, 4], [0, 1, 2, 3, 4, 5, 6]];
+        using var full = model.Logits(Tiny.Ids(ids), Tiny.Ids(docIds), Tiny.Ids(positions)); // [2, 7, V]
+        using var cache = model.NewCache();
+        const int prefill = 4;
+        long[][] Columns(long[][] rows, int from, int count) => rows.Select(r => r[from..(from + count)]).ToArray();
+        using var first = model.Logits(Tiny.Ids(Columns(ids, 0, prefill)), Tiny.Ids(Columns(docIds, 0, prefill)), Tiny.Ids(Columns(positions, 0, prefill)), cache);
+        using var real = Tiny.Ids(docIds).ne(0).unsqueeze(2);                                     // [2, 7, 1]
+        Tiny.MaxAbsDiff(first * real.narrow(1, 0, prefill), full.narrow(1, 0, prefill) * real.narrow(1, 0, prefill)).Should().BeLessThan(1e-5);
+        for (int t = prefill; t < 7; t++)
+        {
+            using var step = model.Logits(Tiny.Ids(Columns(ids, t, 1)), Tiny.Ids(Columns(docIds, 0, t + 1)), Tiny.Ids(Columns(positions, t, 1)), cache);
+            Tiny.MaxAbsDiff(step, full.narrow(1, t, 1)).Should().BeLessThan(1e-5, $"position {t}");
+        }
+    }
+
+    [Fact]
     public void In_a_batch_each_row_stops_at_its_own_eos()
     {
         using var model = Tiny.Model();
