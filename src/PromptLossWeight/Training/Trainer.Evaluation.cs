@@ -25,7 +25,7 @@ public partial class Trainer
             foreach (IReadOnlyList<Masking.MaskedExample> group in PlanEvalBatches())
             {
                 using var batchScope = NewDisposeScope();
-                Batch batch = Collate(group);
+                Batch batch = CollateEval(group);
                 Dictionary<string, Tensor> statistics = ComputeEvalStatistics(Model, batch);
                 foreach (var (key, value) in statistics)
                 {

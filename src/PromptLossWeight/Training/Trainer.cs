@@ -19,7 +19,7 @@ namespace PromptLossWeight.Training;
 /// <remarks>
 /// <para>Subclass it and override the hooks to change one part of the loop and keep the rest:</para>
 /// <list type="bullet">
-/// <item><see cref="PlanTrainBatches"/>, <see cref="PlanEvalBatches"/>, <see cref="Collate"/>: the batch source (e.g. packing).</item>
+/// <item><see cref="PlanTrainBatches"/>, <see cref="PlanEvalBatches"/>, <see cref="Collate"/>, <see cref="CollateEval"/>: the batch source (packing is built in).</item>
 /// <item><see cref="CurrentRoleWeights"/>, <see cref="LossWeights"/>: the per-token loss weights of a step.</item>
 /// <item><see cref="ComputeLoss"/>: the training loss of one micro-batch.</item>
 /// <item><see cref="ComputeEvalStatistics"/>, <see cref="PreprocessLogitsForMetrics"/>: per-sequence evaluation statistics, on the device.</item>
@@ -99,8 +99,9 @@ public partial class Trainer : IDisposable
     /// <summary>
     /// The micro-batches of training epoch <paramref name="epoch"/>, each a list of examples that <see cref="Collate"/>
     /// turns into one batch. Called once per epoch (cached). Default: the training examples shuffled with a generator
-    /// seeded from (<c>Seed</c>, epoch), cut into groups of <c>BatchSize</c> (the last one may be smaller).
-    /// Must be a pure function of the epoch so that a resumed run sees the same order.
+    /// seeded from (<c>Seed</c>, epoch), cut into groups of <c>BatchSize</c> (the last one may be smaller); with
+    /// <c>PackedRowLength</c>, the shuffled examples are packed into rows and each group holds the examples of
+    /// <c>BatchSize</c> rows. Must be a pure function of the epoch so that a resumed run sees the same order.
     /// </summary>
     protected virtual IReadOnlyList<IReadOnlyList<MaskedExample>> PlanTrainBatches(int epoch)
     {
@@ -111,7 +112,15 @@ public partial class Trainer : IDisposable
             int j = random.Next(i + 1);
             (order[i], order[j]) = (order[j], order[i]);
         }
-        return Chunk(order.Select(i => TrainData[i]).ToList(), Options.BatchSize);
+        var shuffled = order.Select(i => TrainData[i]).ToList();
+        if (Options.PackedRowLength is not int rowLength) return Chunk(shuffled, Options.BatchSize);
+
+        PackingPlan plan = PackingPlanner.BestFitDecreasing(shuffled.Select(e => e.Length).ToList(), rowLength);
+        Logger.LogDebug("Epoch {Epoch}: {Examples} examples packed into {Rows} rows of {RowLength} tokens (efficiency {Efficiency:F3}).",
+            epoch, shuffled.Count, plan.Rows.Count, rowLength, plan.Efficiency);
+        return plan.Rows.Chunk(Options.BatchSize)
+            .Select(rows => (IReadOnlyList<MaskedExample>)rows.SelectMany(row => row.Select(i => shuffled[i])).ToList())
+            .ToList();
     }
 
     /// <summary>The micro-batches of an evaluation. Default: the evaluation examples in order, in groups of <c>EvalBatchSize</c>.</summary>
@@ -119,10 +128,20 @@ public partial class Trainer : IDisposable
         Chunk(EvalData, Options.EvalBatchSize ?? Options.BatchSize);
 
     /// <summary>
-    /// Turns a group of examples into a batch on <see cref="Device"/>. Runs inside the step's dispose scope (the
-    /// batch's tensors are freed with it). Default: <see cref="Collator.Pad"/> with <c>PadTokenId</c>.
+    /// Turns a group of training examples into a batch on <see cref="Device"/>. Runs inside the step's dispose scope
+    /// (the batch's tensors are freed with it). Default: <see cref="Collator.Pad"/> with <c>PadTokenId</c>, or
+    /// <see cref="PackingCollator.Pack"/> into rows of <c>PackedRowLength</c> when packing is on.
     /// </summary>
     protected virtual Batch Collate(IReadOnlyList<MaskedExample> examples) =>
+        Options.PackedRowLength is int rowLength
+            ? PackingCollator.Pack(examples, rowLength, Options.PadTokenId, Device).Batch
+            : Collator.Pad(examples, Options.PadTokenId, Device);
+
+    /// <summary>
+    /// Turns a group of evaluation examples into a batch on <see cref="Device"/>. Default: <see cref="Collator.Pad"/>
+    /// (one example per row, so the per-sequence statistics are per example, with or without packing in training).
+    /// </summary>
+    protected virtual Batch CollateEval(IReadOnlyList<MaskedExample> examples) =>
         Collator.Pad(examples, Options.PadTokenId, Device);
 
     // ---------------------------------------------------------------- hooks: loss

@@ -27,8 +27,19 @@ public sealed record TrainerOptions
     /// </summary>
     public RoleWeights? RoleWeights { get; init; }
 
-    /// <summary>The weighted loss; default <see cref="LogitsWeightedLoss"/>.</summary>
-    public IWeightedLoss Loss { get; init; } = new LogitsWeightedLoss();
+    /// <summary>
+    /// The weighted loss. Default: <see cref="ChunkedWeightedCrossEntropy"/>, which works from hidden states chunk by
+    /// chunk (never building [B, N, V] logits) when the model is an <c>IHiddenStateLanguageModel</c>, and from full
+    /// logits otherwise. Set <see cref="LogitsWeightedLoss"/> to always use full logits.
+    /// </summary>
+    public IWeightedLoss Loss { get; init; } = new ChunkedWeightedCrossEntropy();
+
+    /// <summary>
+    /// When set, training examples are packed (best-fit decreasing) into rows of this many tokens, each document
+    /// isolated by the attention mask and its own position ids; <see cref="BatchSize"/> then counts rows. Null
+    /// (the default) pads each batch to its longest example. Evaluation always uses padded batches.
+    /// </summary>
+    public int? PackedRowLength { get; init; }
 
     /// <summary>Peak learning rate of AdamW.</summary>
     public double LearningRate { get; init; } = 1e-4;
@@ -149,6 +160,7 @@ public sealed record TrainerOptions
         if (!Enum.IsDefined(LearningRateSchedule)) throw Invalid(nameof(LearningRateSchedule), $"is not a known schedule: {LearningRateSchedule}");
         if (MaxSteps is null && Epochs <= 0) throw Invalid(nameof(Epochs), $"must be > 0 (or set MaxSteps), got {Epochs}");
         if (MaxSteps is <= 0) throw Invalid(nameof(MaxSteps), $"must be > 0 when set, got {MaxSteps}");
+        if (PackedRowLength is < 2) throw Invalid(nameof(PackedRowLength), $"must be at least 2 tokens when set, got {PackedRowLength}");
         if (BatchSize <= 0) throw Invalid(nameof(BatchSize), $"must be > 0, got {BatchSize}");
         if (EvalBatchSize is <= 0) throw Invalid(nameof(EvalBatchSize), $"must be > 0 when set, got {EvalBatchSize}");
         if (GradientAccumulationSteps <= 0) throw Invalid(nameof(GradientAccumulationSteps), $"must be > 0, got {GradientAccumulationSteps}");

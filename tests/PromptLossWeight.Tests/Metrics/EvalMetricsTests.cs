@@ -140,7 +140,7 @@ public class ChunkedEvaluationTests
         var eval = TrainerTestData.Examples(7, seed: 26);
         var options = TrainerTestData.Options(dir.Path) with { AnswerTokenIds = [3, 5, 7], EvalBatchSize = 3 };
         var model = new TinyCausalModel();
-        var byLogits = new CountingTrainer(model, options, train, eval);
+        var byLogits = new CountingTrainer(model, options with { Loss = new LogitsWeightedLoss() }, train, eval);
         var byChunks = new CountingTrainer(model, options with { Loss = new ChunkedWeightedCrossEntropy(chunkSize: 4) }, train, eval);
 
         var expected = byLogits.Evaluate();
@@ -151,5 +151,11 @@ public class ChunkedEvaluationTests
         actual.Keys.Should().BeEquivalentTo(expected.Keys);
         expected.Should().ContainKey(MetricNames.Accuracy);
         foreach (var (name, value) in expected) actual[name].Should().BeApproximately(value, 1e-5, name);
+    }
+
+    [Fact]
+    public void The_chunked_loss_is_the_default_so_models_with_hidden_states_never_build_full_logits()
+    {
+        new TrainerOptions().Loss.Should().BeOfType<ChunkedWeightedCrossEntropy>();
     }
 }
