@@ -62,6 +62,8 @@ public sealed class Attention : nn.Module, IProjectionOwner
     /// </summary>
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, DocumentSpans? spans, Tensor? mask, KvCache? cache)
     {
+        if (spans is null && mask is null)
+            throw new ArgumentException("Attention needs either document spans or an explicit mask.", nameof(mask));
         using var scope = NewDisposeScope();
         long b = x.shape[0], n = x.shape[1];
         Tensor q = q_proj.call(x).view(b, n, _heads, _headDim).transpose(1, 2);   // [B, heads, N, H]
@@ -76,10 +78,11 @@ public sealed class Attention : nn.Module, IProjectionOwner
             k = k.repeat_interleave(groups, dim: 1);                                // [B, heads, T+N, H]: head h reads kv head h / groups
             v = v.repeat_interleave(groups, dim: 1);
         }
-        Tensor y = spans is not null
-            ? spans.Attend(q, k, v)                                                 // [B, N, heads, H]
-            : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask ?? throw new ArgumentNullException(nameof(mask), "Attention needs document spans or a mask."))
-                .transpose(1, 2);                                                   // [B, N, heads, H]
+        Tensor y;                                                                   // [B, N, heads, H]
+        if (spans is not null)
+            y = spans.Attend(q, k, v);                                              // causal within each document
+        else
+            y = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask).transpose(1, 2); // explicit mask
         y = y.reshape(b, n, _heads * _headDim);                                    // [B, N, heads·H]
         return o_proj.call(y).MoveToOuterDisposeScope();                           // [B, N, D]
     }
