@@ -9,7 +9,7 @@ namespace PromptLossWeight.Loss;
 /// carries the weight of the token being predicted (<c>weights[:, 1:]</c>). Labels equal to
 /// <see cref="IgnoreIndex"/> (padding, or tokens excluded on purpose) count with weight 0.
 /// </summary>
-/// <remarks>All arithmetic on the losses is done in fp32, whatever the dtype of the logits.</remarks>
+/// <remarks>All arithmetic on the losses is done in fp32 for fp32, bf16 and fp16 logits (fp64 logits stay fp64).</remarks>
 public static class WeightedCrossEntropy
 {
     /// <summary>The label value that marks a token as ignored (the PyTorch / Hugging Face convention).</summary>
@@ -83,7 +83,7 @@ public static class WeightedCrossEntropy
     {
         using var scope = NewDisposeScope();
         Tensor target = labels[.., 1..];
-        Tensor w = weights[.., 1..].to(ScalarType.Float32);
+        Tensor w = weights[.., 1..].to(weights.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32);
         return where(target.ne(IgnoreIndex), w, zeros_like(w)).MoveToOuterDisposeScope();
     }
 
@@ -91,7 +91,7 @@ public static class WeightedCrossEntropy
     {
         using var scope = NewDisposeScope();
         long b = logits.shape[0], n = logits.shape[1], v = logits.shape[2];
-        Tensor predicting = logits[.., ..(int)(n - 1), ..].to(ScalarType.Float32).reshape(b * (n - 1), v); // [B·(N-1), V]
+        Tensor predicting = logits[.., ..(int)(n - 1), ..].to(AccumulationType(logits)).reshape(b * (n - 1), v); // [B·(N-1), V]
         Tensor target = labels[.., 1..].reshape(b * (n - 1));                                                // [B·(N-1)]
         Tensor loss = nn.functional.cross_entropy(predicting, target, ignore_index: IgnoreIndex, reduction: nn.Reduction.None);
         return loss.reshape(b, n - 1).MoveToOuterDisposeScope();
@@ -107,7 +107,7 @@ public static class WeightedCrossEntropy
             throw new ArgumentException($"labels must be [B, N] = [{logits.shape[0]}, {logits.shape[1]}] to match logits {Shape(logits)}; got {Shape(labels)}.", nameof(labels));
         if (labels.dtype != ScalarType.Int64)
             throw new ArgumentException($"labels must be int64; got {labels.dtype}.", nameof(labels));
-        if (labels.device != logits.device)
+        if (!SameDevice(labels, logits))
             throw new ArgumentException($"labels are on {labels.device} but logits are on {logits.device}.", nameof(labels));
         if (logits.shape[1] < 2)
             throw new ArgumentException($"sequences need at least 2 tokens for a next-token loss; logits have shape {Shape(logits)}.", nameof(logits));
@@ -120,7 +120,7 @@ public static class WeightedCrossEntropy
             throw new ArgumentException($"weights must be [B, N] like labels {Shape(labels)}; got {Shape(weights)}.", nameof(weights));
         if (!is_floating_point(weights))
             throw new ArgumentException($"weights must be floating point; got {weights.dtype}.", nameof(weights));
-        if (weights.device != logits.device)
+        if (!SameDevice(weights, logits))
             throw new ArgumentException($"weights are on {weights.device} but logits are on {logits.device}.", nameof(weights));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -129,6 +129,11 @@ public static class WeightedCrossEntropy
         if (weights.lt(0).any().item<bool>())
             throw new ArgumentException($"weights {Shape(weights)} contain negative values; weights must be >= 0.", nameof(weights));
     }
+
+    /// <summary>fp32 for fp32/bf16/fp16 logits; fp64 stays fp64 (useful for gradient checks).</summary>
+    internal static ScalarType AccumulationType(Tensor logits) => logits.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+
+    internal static bool SameDevice(Tensor a, Tensor b) => a.device_type == b.device_type && a.device_index == b.device_index;
 
     internal static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";
 }

@@ -1,0 +1,69 @@
+using PromptLossWeight.Llama.Tokenizers;
+using PromptLossWeight.Masking;
+
+namespace PromptLossWeight.Llama.Chat;
+
+/// <summary>
+/// The ChatML format: per message <c>&lt;|im_start|&gt;{role}\n{content}&lt;|im_end|&gt;\n</c>; a generation prompt ends
+/// with <c>&lt;|im_start|&gt;assistant\n</c>. No BOS unless asked for.
+/// </summary>
+/// <remarks>
+/// Roles: <c>&lt;|im_start|&gt;{role}\n</c> has its turn's role, except for the assistant, whose header is prompt
+/// (user); the content and <c>&lt;|im_end|&gt;</c> have the turn's role (assistant content and its
+/// <c>&lt;|im_end|&gt;</c> are the completion); the newline after <c>&lt;|im_end|&gt;</c> is template glue and
+/// prompt (user after an assistant turn, otherwise the turn's role). Turns may come in any order.
+/// </remarks>
+public sealed class ChatMLTemplate : ChatTemplate
+{
+    /// <summary>Opens a message.</summary>
+    public const string ImStart = "<|im_start|>";
+
+    /// <summary>Ends a message.</summary>
+    public const string ImEnd = "<|im_end|>";
+
+    private readonly bool _addBos;
+
+    /// <summary>
+    /// Creates the template; the tokenizer must have <c>&lt;|im_start|&gt;</c> and <c>&lt;|im_end|&gt;</c> special tokens.
+    /// <paramref name="addBos"/> puts the tokenizer's BOS first (it must have one).
+    /// </summary>
+    public ChatMLTemplate(ChatTokenizer tokenizer, bool addBos = false) : base(tokenizer)
+    {
+        tokenizer.SpecialTokenId(ImStart);
+        var stops = new List<long> { tokenizer.SpecialTokenId(ImEnd) };
+        if (tokenizer.EosId is long eos && eos != stops[0])
+            stops.Add(eos);
+        StopIds = stops;
+        if (addBos && tokenizer.BosToken is null)
+            throw new ArgumentException($"addBos is set but the tokenizer from {tokenizer.Source} has no BOS token.", nameof(addBos));
+        _addBos = addBos;
+    }
+
+    /// <inheritdoc/>
+    public override string Name => "chatml";
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<long> StopIds { get; }
+
+    private protected override void Layout(IReadOnlyList<ChatTurn> conversation, SpanBuilder builder, bool addGenerationPrompt)
+    {
+        if (_addBos)
+            builder.Special(Tokenizer.BosToken!, HeaderRole(conversation[0].Role));
+        foreach (var turn in conversation)
+        {
+            Header(builder, turn.Role);
+            builder.Text(turn.Content, turn.Role);
+            builder.Special(ImEnd, turn.Role);
+            builder.Text("\n", HeaderRole(turn.Role));
+        }
+        if (addGenerationPrompt)
+            Header(builder, TokenRole.Assistant);
+    }
+
+    private static void Header(SpanBuilder builder, TokenRole role)
+    {
+        var headerRole = HeaderRole(role);
+        builder.Special(ImStart, headerRole);
+        builder.Text(RoleName(role) + "\n", headerRole);
+    }
+}

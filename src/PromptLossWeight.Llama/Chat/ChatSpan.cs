@@ -1,0 +1,17 @@
+using PromptLossWeight.Masking;
+
+namespace PromptLossWeight.Llama.Chat;
+
+/// <summary>
+/// One run of a rendered chat: either a special token (one id) or a piece of text encoded on its own, with the
+/// role its tokens carry in the loss mask.
+/// </summary>
+/// <param name="Text">The special token's name, or the text that was encoded.</param>
+/// <param name="Ids">The token ids.</param>
+/// <param name="Role">Who the tokens belong to (everything but <see cref="TokenRole.Assistant"/> is prompt).</param>
+/// <param name="IsSpecial">True for a special token inserted by id.</param>
+/// <param name="AtStart">
+/// For text: whether it was encoded as the start of an encode call (SentencePiece adds its dummy-prefix space);
+/// decode with the same flag (<see cref="Tokenizers.ChatTokenizer.Decode"/>) to get <paramref name="Text"/> back.
+/// </param>
+public sealed record ChatSpan(string Text, IReadOnlyList<long> Ids, TokenRole Role, bool IsSpecial, bool AtStart);

@@ -1,0 +1,113 @@
+using PromptLossWeight.Llama.Tokenizers;
+using PromptLossWeight.Masking;
+
+namespace PromptLossWeight.Llama.Chat;
+
+/// <summary>
+/// Common work of the chat templates: conversation checks, prompt/completion pairs and generation prompts.
+/// A template only says how turns are laid out (<see cref="Layout"/>).
+/// </summary>
+public abstract class ChatTemplate : IChatTemplate
+{
+    /// <summary>Creates a template over a tokenizer.</summary>
+    protected ChatTemplate(ChatTokenizer tokenizer)
+    {
+        Tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
+    }
+
+    /// <inheritdoc/>
+    public abstract string Name { get; }
+
+    /// <inheritdoc/>
+    public ChatTokenizer Tokenizer { get; }
+
+    /// <inheritdoc/>
+    public abstract IReadOnlyList<long> StopIds { get; }
+
+    /// <summary>The names of the templates <see cref="Create"/> knows.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["llama-2", "llama-3", "chatml"];
+
+    /// <summary>Creates a template by name: "llama-2", "llama-3" or "chatml" (case-insensitive).</summary>
+    public static ChatTemplate Create(string name, ChatTokenizer tokenizer) => name?.ToLowerInvariant() switch
+    {
+        "llama-2" or "llama2" => new Llama2ChatTemplate(tokenizer),
+        "llama-3" or "llama3" => new Llama3ChatTemplate(tokenizer),
+        "chatml" => new ChatMLTemplate(tokenizer),
+        _ => throw new ArgumentException($"Unknown chat template '{name}'; known: {string.Join(", ", Names)}.", nameof(name)),
+    };
+
+    /// <inheritdoc/>
+    public RenderedChat Render(IReadOnlyList<ChatTurn> conversation)
+    {
+        Check(conversation);
+        if (!conversation.Any(t => t.Role == TokenRole.Assistant))
+            throw new ArgumentException("A training conversation needs at least one assistant turn (the completion).", nameof(conversation));
+        var builder = new SpanBuilder(Tokenizer);
+        Layout(conversation, builder, addGenerationPrompt: false);
+        return builder.Build();
+    }
+
+    /// <inheritdoc/>
+    public RenderedChat RenderPromptCompletion(string prompt, string completion, string? system = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(completion);
+        var turns = new List<ChatTurn>();
+        if (system is not null)
+            turns.Add(new ChatTurn(TokenRole.System, system));
+        turns.Add(new ChatTurn(TokenRole.User, prompt));
+        turns.Add(new ChatTurn(TokenRole.Assistant, completion));
+        return Render(turns);
+    }
+
+    /// <inheritdoc/>
+    public RenderedChat RenderGenerationPrompt(IReadOnlyList<ChatTurn> conversation)
+    {
+        Check(conversation);
+        if (conversation[^1].Role == TokenRole.Assistant)
+            throw new ArgumentException("A generation prompt must end with a user (or system) turn, not an assistant turn.", nameof(conversation));
+        var builder = new SpanBuilder(Tokenizer);
+        Layout(conversation, builder, addGenerationPrompt: true);
+        return builder.Build();
+    }
+
+    /// <summary>
+    /// Emits the spans of a checked conversation; with <paramref name="addGenerationPrompt"/> it ends where the
+    /// assistant's reply would begin.
+    /// </summary>
+    private protected abstract void Layout(IReadOnlyList<ChatTurn> conversation, SpanBuilder builder, bool addGenerationPrompt);
+
+    /// <summary>Template-specific rules on the order of turns; throws <see cref="ArgumentException"/> naming the turn.</summary>
+    protected virtual void CheckOrder(IReadOnlyList<ChatTurn> conversation)
+    {
+    }
+
+    /// <summary>The role that a turn's header tokens carry: an assistant header is prompt, so it counts as user.</summary>
+    protected static TokenRole HeaderRole(TokenRole turnRole) => turnRole == TokenRole.Assistant ? TokenRole.User : turnRole;
+
+    /// <summary>The lower-case role name used in headers ("system", "user", "assistant").</summary>
+    protected static string RoleName(TokenRole role) => role switch
+    {
+        TokenRole.System => "system",
+        TokenRole.User => "user",
+        TokenRole.Assistant => "assistant",
+        _ => throw new ArgumentOutOfRangeException(nameof(role), role, "Unknown role."),
+    };
+
+    private void Check(IReadOnlyList<ChatTurn> conversation)
+    {
+        ArgumentNullException.ThrowIfNull(conversation);
+        if (conversation.Count == 0)
+            throw new ArgumentException("The conversation has no turns.", nameof(conversation));
+        for (int i = 0; i < conversation.Count; i++)
+        {
+            if (conversation[i] is null)
+                throw new ArgumentException($"Turn {i} is null.", nameof(conversation));
+            if (conversation[i].Content is null)
+                throw new ArgumentException($"Turn {i} ({conversation[i].Role}) has no content.", nameof(conversation));
+            if (!Enum.IsDefined(conversation[i].Role))
+                throw new ArgumentException($"Turn {i} has unknown role {conversation[i].Role}.", nameof(conversation));
+        }
+        CheckOrder(conversation);
+    }
+}

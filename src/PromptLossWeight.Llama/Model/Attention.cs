@@ -1,0 +1,81 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PromptLossWeight.Llama.Model;
+
+/// <summary>
+/// Multi-head self-attention with grouped-query attention (several query heads share one key/value head),
+/// rotary position embeddings and scaled dot-product attention under an explicit boolean mask.
+/// </summary>
+public sealed class Attention : nn.Module, IProjectionOwner
+{
+#pragma warning disable IDE1006 // field names are the Hugging Face module names
+    private nn.Module<Tensor, Tensor> q_proj; // D → heads·H
+    private nn.Module<Tensor, Tensor> k_proj; // D → kvHeads·H
+    private nn.Module<Tensor, Tensor> v_proj; // D → kvHeads·H
+    private nn.Module<Tensor, Tensor> o_proj; // heads·H → D
+#pragma warning restore IDE1006
+    private readonly int _heads, _kvHeads, _headDim, _layer;
+
+    /// <summary>Creates the projections of layer <paramref name="layer"/> for <paramref name="config"/>.</summary>
+    public Attention(LlamaConfig config, int layer, ScalarType dtype, Device device) : base(nameof(Attention))
+    {
+        _heads = config.NumAttentionHeads;
+        _kvHeads = config.NumKeyValueHeads;
+        _headDim = config.HeadDim;
+        _layer = layer;
+        long d = config.HiddenSize;
+        q_proj = nn.Linear(d, _heads * _headDim, hasBias: false, device: device, dtype: dtype);
+        k_proj = nn.Linear(d, _kvHeads * _headDim, hasBias: false, device: device, dtype: dtype);
+        v_proj = nn.Linear(d, _kvHeads * _headDim, hasBias: false, device: device, dtype: dtype);
+        o_proj = nn.Linear(_heads * _headDim, d, hasBias: false, device: device, dtype: dtype);
+        RegisterComponents();
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, nn.Module<Tensor, Tensor>> Projections => new Dictionary<string, nn.Module<Tensor, Tensor>>
+    {
+        ["q_proj"] = q_proj, ["k_proj"] = k_proj, ["v_proj"] = v_proj, ["o_proj"] = o_proj,
+    };
+
+    /// <inheritdoc />
+    public void SetProjection(string name, nn.Module<Tensor, Tensor> projection)
+    {
+        switch (name)
+        {
+            case "q_proj": q_proj = projection; break;
+            case "k_proj": k_proj = projection; break;
+            case "v_proj": v_proj = projection; break;
+            case "o_proj": o_proj = projection; break;
+            default: throw new ArgumentException($"Attention has no projection \"{name}\" (it has q_proj, k_proj, v_proj, o_proj).", nameof(name));
+        }
+        register_module(name, null!);
+        register_module(name, projection);
+    }
+
+    /// <summary>
+    /// x [B, N, D] → [B, N, D]. <paramref name="cos"/>/<paramref name="sin"/> [B, 1, N, H] rotate the new positions;
+    /// <paramref name="mask"/> [B, 1, N, T+N] bool says which cached-plus-new keys each query may see;
+    /// <paramref name="cache"/>, when given, receives this call's keys/values and supplies the earlier ones.
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], n = x.shape[1];
+        Tensor q = q_proj.call(x).view(b, n, _heads, _headDim).transpose(1, 2);   // [B, heads, N, H]
+        Tensor k = k_proj.call(x).view(b, n, _kvHeads, _headDim).transpose(1, 2); // [B, kvHeads, N, H]
+        Tensor v = v_proj.call(x).view(b, n, _kvHeads, _headDim).transpose(1, 2); // [B, kvHeads, N, H]
+        q = RotaryEmbedding.Apply(q, cos, sin);
+        k = RotaryEmbedding.Apply(k, cos, sin);
+        if (cache is not null) (k, v) = cache.Append(_layer, k, v);              // [B, kvHeads, T+N, H]
+        int groups = _heads / _kvHeads;
+        if (groups > 1)
+        {
+            k = k.repeat_interleave(groups, dim: 1);                                // [B, heads, T+N, H]: head h reads kv head h / groups
+            v = v.repeat_interleave(groups, dim: 1);
+        }
+        Tensor y = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask); // [B, heads, N, H]
+        y = y.transpose(1, 2).reshape(b, n, _heads * _headDim);                    // [B, N, heads·H]
+        return o_proj.call(y).MoveToOuterDisposeScope();                           // [B, N, D]
+    }
+}

@@ -1,0 +1,87 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PromptLossWeight.Llama.Model;
+
+/// <summary>
+/// The Llama decoder stack without the LM head: token embedding → decoder layers → final RMS norm.
+/// </summary>
+public sealed class LlamaModel : nn.Module
+{
+#pragma warning disable IDE1006 // field names are the Hugging Face module names
+    private readonly TokenEmbedding embed_tokens;     // [V, D]
+    private readonly ModuleList<DecoderLayer> layers;
+    private readonly RmsNorm norm;
+#pragma warning restore IDE1006
+    private readonly RotaryEmbedding _rotary;
+
+    /// <summary>Creates the decoder stack with freshly initialised weights.</summary>
+    public LlamaModel(LlamaConfig config, ScalarType dtype, Device device) : base(nameof(LlamaModel))
+    {
+        embed_tokens = new TokenEmbedding(config.VocabSize, config.HiddenSize, dtype, device);
+        layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(i => new DecoderLayer(config, i, dtype, device)).ToArray());
+        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, dtype, device);
+        _rotary = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling);
+        RegisterComponents();
+    }
+
+    /// <summary>The token embedding [V, D].</summary>
+    public TokenEmbedding EmbedTokens => embed_tokens;
+
+    /// <summary>The decoder layers, in order.</summary>
+    public IReadOnlyList<DecoderLayer> Layers => [.. layers];
+
+    /// <summary>The rotary embedding shared by all layers.</summary>
+    public RotaryEmbedding Rotary => _rotary;
+
+    /// <summary>
+    /// Token ids [B, N] → final normalised hidden states [B, N, D].
+    /// </summary>
+    /// <param name="inputIds">[B, N] int64 token ids (the new tokens only when a cache is given).</param>
+    /// <param name="attentionMask">[B, T+N] int64 document ids (0 = padding), covering cached and new tokens; null = all one document.</param>
+    /// <param name="positionIds">[B, N] int64 positions of the new tokens; null = T, T+1, …, T+N−1.</param>
+    /// <param name="cache">Keys/values of earlier tokens (T of them); this call appends the new ones.</param>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null, Tensor? positionIds = null, KvCache? cache = null)
+    {
+        using var scope = NewDisposeScope();
+        long b = inputIds.shape[0], n = inputIds.shape[1];
+        long past = cache?.Length ?? 0;
+        Device device = inputIds.device;
+        Tensor docIds = attentionMask ?? ones(b, past + n, dtype: ScalarType.Int64, device: device);           // [B, T+N]
+        if (docIds.shape[0] != b || docIds.shape[1] != past + n)
+            throw new ArgumentException($"attentionMask must be [B, T+N] = [{b}, {past + n}] (cached + new tokens); got [{string.Join(", ", docIds.shape)}].", nameof(attentionMask));
+        Tensor positions = positionIds ?? arange(past, past + n, dtype: ScalarType.Int64, device: device).expand(b, n); // [B, N]
+        if (positions.shape[0] != b || positions.shape[1] != n)
+            throw new ArgumentException($"positionIds must be [B, N] = [{b}, {n}]; got [{string.Join(", ", positions.shape)}].", nameof(positionIds));
+
+        Tensor x = embed_tokens.call(inputIds);                                   // [B, N, D]
+        var (cos, sin) = _rotary.CosSin(positions, x.dtype);                      // [B, 1, N, H] each
+        Tensor mask = AttentionMask(docIds.to(device), past, n);                  // [B, 1, N, T+N]
+        foreach (DecoderLayer layer in layers)
+            x = layer.Forward(x, cos, sin, mask, cache);                          // [B, N, D]
+        return norm.call(x).MoveToOuterDisposeScope();                            // [B, N, D]
+    }
+
+    /// <summary>
+    /// The boolean attention mask [B, 1, N, T+N] for the last <paramref name="newTokens"/> of document ids
+    /// <paramref name="docIds"/> [B, T+N]: query i (absolute position T+i) sees key j when j ≤ T+i, both tokens
+    /// belong to the same document and the key is not padding. Every query also sees itself, so that padding rows
+    /// stay finite (their outputs are ignored).
+    /// </summary>
+    public static Tensor AttentionMask(Tensor docIds, long past, long newTokens)
+    {
+        using var scope = NewDisposeScope();
+        long total = docIds.shape[1];
+        Device device = docIds.device;
+        Tensor queryIndex = arange(past, past + newTokens, device: device).unsqueeze(1); // [N, 1]
+        Tensor keyIndex = arange(0, total, device: device).unsqueeze(0);                 // [1, T+N]
+        Tensor causal = keyIndex.le(queryIndex);                                         // [N, T+N]
+        Tensor self = keyIndex.eq(queryIndex);                                           // [N, T+N]
+        Tensor queryDoc = docIds.narrow(1, past, newTokens).unsqueeze(2);                // [B, N, 1]
+        Tensor keyDoc = docIds.unsqueeze(1);                                             // [B, 1, T+N]
+        Tensor sameDoc = queryDoc.eq(keyDoc) & keyDoc.ne(0);                             // [B, N, T+N]
+        Tensor allowed = (sameDoc & causal) | self;                                      // [B, N, T+N]
+        return allowed.unsqueeze(1).MoveToOuterDisposeScope();                           // [B, 1, N, T+N]
+    }
+}

@@ -1,0 +1,151 @@
+using PromptLossWeight.Data;
+using PromptLossWeight.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PromptLossWeight.Loss;
+
+/// <summary>
+/// The prompt-loss-weighted cross-entropy of <see cref="WeightedCrossEntropy"/>, computed from the final hidden states
+/// and the LM-head weight without ever building [B, N, V] logits: after the shift-by-one, only the hidden rows whose
+/// predicted token has weight &gt; 0 are kept, and those are projected and reduced <see cref="ChunkSize"/> rows at a
+/// time, in the forward and in the backward pass. Loss and gradients equal those of
+/// <see cref="WeightedCrossEntropy.Compute(Tensor, Tensor, Tensor)"/> on full logits.
+/// </summary>
+/// <remarks>
+/// <para>Peak memory of the loss is about <c>ChunkSize × V</c> floats (a few buffers of it) plus the gradient of the
+/// head weight, instead of several [B·N, V] tensors. At PLW = 0 only completion tokens are projected, which on
+/// RACE-shaped data is about 1% of the tokens.</para>
+/// <para>The gradients are computed chunk by chunk during the forward pass (when gradients are enabled and the inputs
+/// require them) by a custom autograd function, and backward only scales them; see the README for the design.</para>
+/// <para>Models that do not implement <see cref="IHiddenStateLanguageModel"/> fall back to full logits and
+/// <see cref="WeightedCrossEntropy"/>.</para>
+/// </remarks>
+public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
+{
+    /// <summary>The default number of token rows projected at once (1024 rows × 32000 vocab ≈ 131 MB of fp32 logits).</summary>
+    public const int DefaultChunkSize = 1024;
+
+    /// <summary>Creates the loss with a given chunk size.</summary>
+    /// <param name="chunkSize">Token rows projected onto the vocabulary at once; at least 1.</param>
+    public ChunkedWeightedCrossEntropy(int chunkSize = DefaultChunkSize)
+    {
+        ChunkSize = ValidateChunkSize(chunkSize);
+    }
+
+    /// <summary>Token rows projected onto the vocabulary at once.</summary>
+    public int ChunkSize { get; }
+
+    /// <inheritdoc />
+    public Tensor Compute(ICausalLanguageModel model, Batch batch, Tensor weights, double? normalizer = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(batch);
+        using var scope = NewDisposeScope();
+        Tensor loss;
+        if (model is IHiddenStateLanguageModel hiddenModel)
+        {
+            Tensor hidden = hiddenModel.HiddenStates(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+            loss = Compute(hidden, hiddenModel.OutputWeight, batch.Labels, weights, normalizer, ChunkSize);
+        }
+        else
+        {
+            loss = new LogitsWeightedLoss().Compute(model, batch, weights, normalizer);
+        }
+        return loss.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Σ wᵢℓᵢ / normaliser from hidden states: the same value and gradients as
+    /// <see cref="WeightedCrossEntropy.Compute(Tensor, Tensor, Tensor)"/> applied to <c>hidden · outputWeightᵀ</c>.
+    /// </summary>
+    /// <param name="hidden">[B, N, D] final hidden states (fp32, bf16 or fp16).</param>
+    /// <param name="outputWeight">[V, D] LM-head weight, same dtype and device as <paramref name="hidden"/>.</param>
+    /// <param name="labels">[B, N] int64 token ids; <see cref="WeightedCrossEntropy.IgnoreIndex"/> marks ignored tokens.</param>
+    /// <param name="weights">[B, N] finite weights ≥ 0 (the weight of each token as a prediction target).</param>
+    /// <param name="normalizer">The divisor; null means Σw of this batch (0 when Σw = 0). Must be finite and ≥ 0.</param>
+    /// <param name="chunkSize">Token rows projected onto the vocabulary at once.</param>
+    /// <returns>A fp32 scalar; 0 with zero gradients when nothing has weight.</returns>
+    public static Tensor Compute(Tensor hidden, Tensor outputWeight, Tensor labels, Tensor weights, double? normalizer = null,
+        int chunkSize = DefaultChunkSize)
+    {
+        ValidateChunkSize(chunkSize);
+        if (normalizer is double given && (!double.IsFinite(given) || given < 0))
+            throw new ArgumentException($"The normaliser must be finite and >= 0, got {given}.", nameof(normalizer));
+        ValidateHiddenAndHead(hidden, outputWeight, labels);
+        WeightedCrossEntropy.Validate(hidden, labels, weights);
+
+        using var scope = NewDisposeScope();
+        var selection = SelectPredictingRows(hidden, labels, weights);
+        ValidateTargets(selection.Targets, outputWeight.shape[0]);
+
+        Tensor scale;
+        using (no_grad())
+        {
+            if (normalizer is double n) scale = n > 0 ? selection.Weights / n : zeros_like(selection.Weights);
+            else
+            {
+                Tensor total = selection.Weights.sum();
+                scale = where(total > 0, selection.Weights / total.clamp_min(1e-30), zeros_like(selection.Weights));
+            }
+        }
+
+        bool gradEnabled = is_grad_enabled();
+        bool needHidden = gradEnabled && hidden.requires_grad;
+        bool needWeight = gradEnabled && outputWeight.requires_grad;
+        Tensor loss = LinearCrossEntropyFunction.apply(selection.Hidden, outputWeight, selection.Targets, scale, chunkSize, needHidden, needWeight);
+        return loss.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The shifted rows that carry weight: hidden row i of a sequence predicts label i+1, and it is kept only when that
+    /// label is not ignored and its weight is &gt; 0.
+    /// </summary>
+    internal static (Tensor Hidden, Tensor Targets, Tensor Weights) SelectPredictingRows(Tensor hidden, Tensor labels, Tensor weights)
+    {
+        long b = hidden.shape[0], n = hidden.shape[1], d = hidden.shape[2];
+        Tensor rows;      // [M] indices into the flattened [B·N] positions
+        Tensor targets;   // [M]
+        Tensor w;         // [M] fp32
+        using (no_grad())
+        {
+            Tensor shifted = WeightedCrossEntropy.ShiftedWeights(labels, weights).reshape(b * (n - 1)); // [B·(N-1)]
+            Tensor kept = shifted.gt(0).nonzero().squeeze(1);                                             // [M]
+            w = shifted.index_select(0, kept);
+            targets = labels[.., 1..].reshape(b * (n - 1)).index_select(0, kept);
+            // position (row r, column i) of the shifted grid is position r·N + i of the full grid
+            rows = kept.div(n - 1, rounding_mode: RoundingMode.floor) * n + kept.remainder(n - 1);
+        }
+        Tensor selected = hidden.reshape(b * n, d).index_select(0, rows);                                 // [M, D]
+        return (selected, targets, w);
+    }
+
+    internal static int ValidateChunkSize(int chunkSize) =>
+        chunkSize >= 1 ? chunkSize : throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "The chunk size must be at least 1 token row.");
+
+    internal static void ValidateHiddenAndHead(Tensor hidden, Tensor outputWeight, Tensor labels)
+    {
+        if (hidden.dim() != 3)
+            throw new ArgumentException($"hidden states must be [B, N, D]; got shape {WeightedCrossEntropy.Shape(hidden)}.", nameof(hidden));
+        if (!is_floating_point(hidden))
+            throw new ArgumentException($"hidden states must be floating point; got {hidden.dtype}.", nameof(hidden));
+        if (outputWeight.dim() != 2 || outputWeight.shape[1] != hidden.shape[2])
+            throw new ArgumentException($"the output weight must be [V, D] with D = {hidden.shape[2]} (the hidden size); got {WeightedCrossEntropy.Shape(outputWeight)}.", nameof(outputWeight));
+        if (outputWeight.dtype != hidden.dtype)
+            throw new ArgumentException($"the output weight is {outputWeight.dtype} but the hidden states are {hidden.dtype}; they must match.", nameof(outputWeight));
+        if (!WeightedCrossEntropy.SameDevice(outputWeight, hidden))
+            throw new ArgumentException($"the output weight is on {outputWeight.device} but the hidden states are on {hidden.device}.", nameof(outputWeight));
+        if (labels.dim() != 2 || labels.shape[0] != hidden.shape[0] || labels.shape[1] != hidden.shape[1])
+            throw new ArgumentException($"labels must be [B, N] = [{hidden.shape[0]}, {hidden.shape[1]}] to match the hidden states; got {WeightedCrossEntropy.Shape(labels)}.", nameof(labels));
+    }
+
+    internal static void ValidateTargets(Tensor targets, long vocabularySize)
+    {
+        if (targets.numel() == 0) return;
+        using var scope = NewDisposeScope();
+        long min = targets.min().item<long>(), max = targets.max().item<long>();
+        if (min < 0 || max >= vocabularySize)
+            throw new ArgumentException(
+                $"labels must be token ids in [0, {vocabularySize}) or {WeightedCrossEntropy.IgnoreIndex}; found {(min < 0 ? min : max)}.", "labels");
+    }
+}

@@ -1,0 +1,224 @@
+using Microsoft.Extensions.Logging;
+using PromptLossWeight.Data;
+using PromptLossWeight.Loss;
+using PromptLossWeight.Masking;
+using PromptLossWeight.Metrics;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PromptLossWeight.Training;
+
+public partial class Trainer
+{
+    private TrainerState _state = new();
+    private AdamW? _optimizer;
+    private long _stepsPerEpoch;
+    private long _evalEvery;
+
+    /// <summary>
+    /// Runs training to the end (max steps or epochs), an early stop, or a callback's stop request, and returns the
+    /// metric history and the best checkpoint. Before the first step it checks that the output directory can be
+    /// written and, when resuming, that the checkpoint is complete and matches the model.
+    /// </summary>
+    /// <exception cref="NonFiniteTrainingException">Non-finite losses or gradients, as the <c>NonFinitePolicy</c> decides.</exception>
+    public TrainResult Train()
+    {
+        if (_started) throw new InvalidOperationException("Train() can be called once per Trainer; create a new Trainer (with ResumeFrom) to continue.");
+        _started = true;
+        PrepareOutputDirectory();
+        PlanRun();
+        _optimizer = CreateOptimizer();
+        string? resumeFrom = ResolveResume();
+        if (resumeFrom is not null) LoadCheckpoint(resumeFrom);
+        else
+        {
+            random.manual_seed(Options.Seed);
+            _state = new TrainerState { Seed = Options.Seed };
+        }
+
+        var context = new TrainerContext { TotalSteps = TotalSteps, History = _history };
+        Logger.LogInformation("Training {Total} steps ({PerEpoch} per epoch), starting at step {Step}, on {Device}.",
+            TotalSteps, _stepsPerEpoch, _state.Step, Device);
+        Model.Module.train();
+        string stopReason = "max steps reached";
+        bool evaluatedAtThisStep = false;
+        while (_state.Step < TotalSteps)
+        {
+            IReadOnlyList<IReadOnlyList<MaskedExample>> plan = Plan(_state.Epoch);
+            if (_state.MicroBatchInEpoch >= plan.Count)
+            {
+                _state.Epoch++;
+                _state.MicroBatchInEpoch = 0;
+                continue;
+            }
+            int take = Math.Min(Options.GradientAccumulationSteps, plan.Count - _state.MicroBatchInEpoch);
+            var group = plan.Skip(_state.MicroBatchInEpoch).Take(take).ToList();
+            RoleWeights roleWeights = CurrentRoleWeights(_state.Step);
+            double lr = LearningRateSchedule.At(_state.Step, TotalSteps, Options.LearningRate, Options.WarmupSteps, Options.LearningRateSchedule);
+
+            (double loss, bool skipped) = TrainStep(group, roleWeights, lr);
+
+            _state.MicroBatchInEpoch += take;
+            _state.Step++;
+            _state.PromptLossWeight = roleWeights.User;
+            _state.LearningRate = lr;
+            if (skipped) HandleNonFinite(loss);
+            else
+            {
+                _state.ConsecutiveNonFiniteSteps = 0;
+                _state.TrainLossSum += loss;
+                _state.TrainLossCount++;
+            }
+
+            UpdateContext(context, loss, skipped);
+            foreach (TrainerCallback c in Callbacks) c.OnStepEnd(context);
+            if (_state.Step % Options.LoggingSteps == 0)
+                Logger.LogInformation("step {Step}/{Total} epoch {Epoch:F2} loss {Loss:F5} plw {Plw} lr {Lr:E3}",
+                    _state.Step, TotalSteps, Epoch, loss, roleWeights.User, lr);
+
+            evaluatedAtThisStep = false;
+            if (_state.Step % _evalEvery == 0 || _state.Step == TotalSteps)
+            {
+                EvaluateAndSave(context);
+                evaluatedAtThisStep = true;
+            }
+            if (context.ShouldStop)
+            {
+                stopReason = context.StopReason!;
+                break;
+            }
+        }
+        if (!evaluatedAtThisStep && _state.Step > 0 && context.ShouldStop) EvaluateAndSave(context);
+
+        Logger.LogInformation("Training ended at step {Step}: {Reason}.", _state.Step, stopReason);
+        UpdateContext(context, context.StepLoss, context.StepSkipped);
+        foreach (TrainerCallback c in Callbacks) c.OnTrainEnd(context);
+        var complete = Checkpoints.ListComplete(Options.OutputDirectory, Logger);
+        string? best = _state.BestStep is long bestStep ? complete.Where(c => c.Step == bestStep).Select(c => c.Path).FirstOrDefault() : null;
+        return new TrainResult(_history.ToList(), best, _state.BestMetric, _state.Step, _state.SkippedSteps, stopReason,
+            complete.Select(c => c.Path).LastOrDefault());
+    }
+
+    private double Epoch => _stepsPerEpoch > 0 ? (double)_state.Step / _stepsPerEpoch : 0;
+
+    private IReadOnlyList<IReadOnlyList<MaskedExample>> Plan(int epoch)
+    {
+        if (!_planCache.TryGetValue(epoch, out var plan))
+        {
+            _planCache.Clear();
+            plan = PlanTrainBatches(epoch);
+            if (plan.Count == 0 || plan.Any(g => g.Count == 0))
+                throw new InvalidOperationException($"PlanTrainBatches({epoch}) returned no micro-batches or an empty one.");
+            _planCache[epoch] = plan;
+        }
+        return plan;
+    }
+
+    private void PlanRun()
+    {
+        long microBatches = Plan(0).Count;
+        _stepsPerEpoch = (microBatches + Options.GradientAccumulationSteps - 1) / Options.GradientAccumulationSteps;
+        TotalSteps = Options.MaxSteps ?? Options.Epochs * _stepsPerEpoch;
+        _evalEvery = Options.EvalSteps ?? Math.Max(1, (long)Math.Round(_stepsPerEpoch * (Options.EvalEpochFraction ?? 1.0)));
+    }
+
+    /// <summary>One optimizer step over <paramref name="group"/>: returns the step loss and whether the update was skipped.</summary>
+    private (double Loss, bool Skipped) TrainStep(IReadOnlyList<IReadOnlyList<MaskedExample>> group, RoleWeights roleWeights, double lr)
+    {
+        using var scope = NewDisposeScope();
+        var batches = group.Select(Collate).ToList();
+        var weights = batches.Select(b => LossWeights(b, roleWeights)).ToList();
+        double normalizer = 0;
+        using (no_grad())
+        {
+            for (int i = 0; i < batches.Count; i++)
+                normalizer += WeightedCrossEntropy.ShiftedWeights(batches[i].Labels, weights[i]).to(ScalarType.Float64).sum().item<double>();
+        }
+
+        double loss = 0;
+        for (int i = 0; i < batches.Count; i++)
+        {
+            using var microScope = NewDisposeScope();
+            Tensor microLoss = ComputeLoss(Model, batches[i], weights[i], normalizer);
+            if (microLoss.numel() != 1)
+                throw new InvalidOperationException($"ComputeLoss must return a scalar; it returned shape [{string.Join(", ", microLoss.shape)}].");
+            double value = microLoss.to(ScalarType.Float64).item<double>();
+            loss += value;
+            if (!double.IsFinite(value)) break; // no point back-propagating NaN; the step is skipped below
+            microLoss.backward();
+        }
+
+        double gradNorm = GradientNorm();
+        if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
+        {
+            _optimizer!.zero_grad();
+            return (double.IsFinite(loss) ? double.NaN : loss, true);
+        }
+        using (no_grad())
+        {
+            if (Options.MaxGradNorm is double max && max > 0 && gradNorm > max)
+            {
+                double coefficient = max / (gradNorm + 1e-6);
+                foreach (var (_, p) in _trainable)
+                    p.grad?.mul_(coefficient);
+            }
+        }
+        foreach (var group2 in _optimizer!.ParamGroups) group2.LearningRate = lr;
+        _optimizer.step();
+        _optimizer.zero_grad();
+        return (loss, false);
+    }
+
+    private double GradientNorm()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var norms = _trainable.Select(p => p.Parameter.grad).Where(g => g is not null).Select(g => g!.to(ScalarType.Float32).norm()).ToList();
+        if (norms.Count == 0) return 0;
+        return stack(norms).norm().to(ScalarType.Float64).item<double>();
+    }
+
+    private void HandleNonFinite(double loss)
+    {
+        _state.ConsecutiveNonFiniteSteps++;
+        _state.SkippedSteps++;
+        string what = double.IsFinite(loss) ? "gradient" : $"loss ({loss})";
+        if (Options.NonFinitePolicy == NonFinitePolicy.Stop)
+            throw new NonFiniteTrainingException(_state.Step - 1,
+                $"Non-finite {what} at step {_state.Step - 1}; stopping (NonFinitePolicy.Stop). No checkpoint was written for this step.");
+        Logger.LogWarning("Non-finite {What} at step {Step}: update skipped ({Consecutive} in a row, {Total} in all).",
+            what, _state.Step - 1, _state.ConsecutiveNonFiniteSteps, _state.SkippedSteps);
+        if (_state.ConsecutiveNonFiniteSteps >= Options.MaxConsecutiveNonFiniteSteps)
+            throw new NonFiniteTrainingException(_state.Step - 1,
+                $"{_state.ConsecutiveNonFiniteSteps} non-finite steps in a row (last at step {_state.Step - 1}, non-finite {what}); " +
+                $"stopping (MaxConsecutiveNonFiniteSteps = {Options.MaxConsecutiveNonFiniteSteps}). Lower the learning rate or check the data.");
+    }
+
+    private void UpdateContext(TrainerContext context, double loss, bool skipped)
+    {
+        context.Step = _state.Step;
+        context.Epoch = Epoch;
+        context.PromptLossWeight = _state.PromptLossWeight;
+        context.LearningRate = _state.LearningRate;
+        context.StepLoss = loss;
+        context.StepSkipped = skipped;
+        context.SkippedSteps = _state.SkippedSteps;
+        context.History = _history;
+    }
+
+    private AdamW CreateOptimizer()
+    {
+        // Decoupled weight decay on matrices only (not on biases and norm gains), as is usual for transformers.
+        var decay = _trainable.Where(p => p.Parameter.dim() >= 2).Select(p => p.Parameter).ToList();
+        var noDecay = _trainable.Where(p => p.Parameter.dim() < 2).Select(p => p.Parameter).ToList();
+        var groups = new List<AdamW.ParamGroup>();
+        if (decay.Count > 0) groups.Add(new AdamW.ParamGroup(decay, Options.LearningRate, Options.Beta1, Options.Beta2, Options.AdamEpsilon, Options.WeightDecay));
+        if (noDecay.Count > 0) groups.Add(new AdamW.ParamGroup(noDecay, Options.LearningRate, Options.Beta1, Options.Beta2, Options.AdamEpsilon, 0.0));
+        return new AdamW(groups, Options.LearningRate, Options.Beta1, Options.Beta2, Options.AdamEpsilon, Options.WeightDecay);
+    }
+
+    /// <summary>The trainable parameters in the order the optimizer holds their state.</summary>
+    private IEnumerable<(string Name, Parameter Parameter)> OptimizerOrder() =>
+        _trainable.Where(p => p.Parameter.dim() >= 2).Concat(_trainable.Where(p => p.Parameter.dim() < 2));
+}

@@ -1,0 +1,211 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using PromptLossWeight.Data;
+using PromptLossWeight.Masking;
+using PromptLossWeight.Metrics;
+using PromptLossWeight.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PromptLossWeight.Training;
+
+/// <summary>
+/// The prompt-loss-weighted training loop: AdamW, learning-rate and PLW schedules, exact gradient accumulation,
+/// gradient clipping, evaluation with separate prompt / completion losses and answer accuracy, metric history,
+/// atomic checkpoints with resume, early stopping and non-finite step handling.
+/// </summary>
+/// <remarks>
+/// <para>Subclass it and override the hooks to change one part of the loop and keep the rest:</para>
+/// <list type="bullet">
+/// <item><see cref="PlanTrainBatches"/>, <see cref="PlanEvalBatches"/>, <see cref="Collate"/>: the batch source (e.g. packing).</item>
+/// <item><see cref="CurrentRoleWeights"/>, <see cref="LossWeights"/>: the per-token loss weights of a step.</item>
+/// <item><see cref="ComputeLoss"/>: the training loss of one micro-batch.</item>
+/// <item><see cref="ComputeEvalStatistics"/>, <see cref="PreprocessLogitsForMetrics"/>: per-sequence evaluation statistics, on the device.</item>
+/// <item><see cref="ComputeMetrics"/>: the metrics of a whole evaluation.</item>
+/// </list>
+/// <para>Callbacks (<see cref="Callbacks"/>) observe the run and can stop it without subclassing.</para>
+/// </remarks>
+public partial class Trainer
+{
+    private readonly List<(string Name, Parameter Parameter)> _trainable;
+    private readonly List<MetricRecord> _history = [];
+    private readonly Dictionary<int, IReadOnlyList<IReadOnlyList<MaskedExample>>> _planCache = [];
+    private bool _started;
+
+    /// <summary>
+    /// Creates a trainer. Options and data are validated here; the output directory and a checkpoint to resume from
+    /// are checked when <see cref="Train"/> starts, before the first step.
+    /// </summary>
+    /// <param name="model">The model; its parameters with <c>requires_grad</c> are trained.</param>
+    /// <param name="options">The run configuration (validated here).</param>
+    /// <param name="trainData">Training examples (at least one).</param>
+    /// <param name="evalData">Evaluation examples; null or empty: no evaluation (checkpoints are still saved).</param>
+    /// <param name="logger">Where progress goes; null: nowhere.</param>
+    public Trainer(ICausalLanguageModel model, TrainerOptions options, IReadOnlyList<MaskedExample> trainData,
+        IReadOnlyList<MaskedExample>? evalData = null, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(trainData);
+        Options = options.Validate();
+        Model = model;
+        Logger = logger ?? NullLogger.Instance;
+        TrainData = trainData;
+        EvalData = evalData ?? [];
+        ValidateExamples(TrainData, "training");
+        ValidateExamples(EvalData, "evaluation");
+        if (TrainData.Count == 0) throw new ArgumentException("The training data is empty.", nameof(trainData));
+        _trainable = Checkpoints.TrainableParameters(model.Module);
+        if (_trainable.Count == 0)
+            throw new ArgumentException("The model has no trainable parameters (none has requires_grad set).", nameof(model));
+        if (options.Device is not null) model.Module.to(options.Device);
+        Device = options.Device ?? _trainable[0].Parameter.device;
+    }
+
+    /// <summary>The run configuration.</summary>
+    public TrainerOptions Options { get; }
+
+    /// <summary>The model being trained.</summary>
+    protected ICausalLanguageModel Model { get; }
+
+    /// <summary>Where progress, warnings and evaluation results are logged.</summary>
+    protected ILogger Logger { get; }
+
+    /// <summary>The training examples.</summary>
+    protected IReadOnlyList<MaskedExample> TrainData { get; }
+
+    /// <summary>The evaluation examples (possibly empty).</summary>
+    protected IReadOnlyList<MaskedExample> EvalData { get; }
+
+    /// <summary>The device batches are placed on (the model's).</summary>
+    public Device Device { get; }
+
+    /// <summary>Callbacks invoked at step end, evaluation, save and train end, in order.</summary>
+    public IList<TrainerCallback> Callbacks { get; } = new List<TrainerCallback>();
+
+    /// <summary>The metric history so far (one row per evaluation).</summary>
+    public IReadOnlyList<MetricRecord> History => _history;
+
+    /// <summary>Optimizer steps completed.</summary>
+    public long CurrentStep => _state.Step;
+
+    /// <summary>Total optimizer steps of the run (known once <see cref="Train"/> has started).</summary>
+    public long TotalSteps { get; private set; }
+
+    // ---------------------------------------------------------------- hooks: data
+
+    /// <summary>
+    /// The micro-batches of training epoch <paramref name="epoch"/>, each a list of examples that <see cref="Collate"/>
+    /// turns into one batch. Called once per epoch (cached). Default: the training examples shuffled with a generator
+    /// seeded from (<c>Seed</c>, epoch), cut into groups of <c>BatchSize</c> (the last one may be smaller).
+    /// Must be a pure function of the epoch so that a resumed run sees the same order.
+    /// </summary>
+    protected virtual IReadOnlyList<IReadOnlyList<MaskedExample>> PlanTrainBatches(int epoch)
+    {
+        int[] order = Enumerable.Range(0, TrainData.Count).ToArray();
+        var random = new Random(unchecked(Options.Seed * 1_000_003 + epoch));
+        for (int i = order.Length - 1; i > 0; i--)
+        {
+            int j = random.Next(i + 1);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        return Chunk(order.Select(i => TrainData[i]).ToList(), Options.BatchSize);
+    }
+
+    /// <summary>The micro-batches of an evaluation. Default: the evaluation examples in order, in groups of <c>EvalBatchSize</c>.</summary>
+    protected virtual IReadOnlyList<IReadOnlyList<MaskedExample>> PlanEvalBatches() =>
+        Chunk(EvalData, Options.EvalBatchSize ?? Options.BatchSize);
+
+    /// <summary>
+    /// Turns a group of examples into a batch on <see cref="Device"/>. Runs inside the step's dispose scope (the
+    /// batch's tensors are freed with it). Default: <see cref="Collator.Pad"/> with <c>PadTokenId</c>.
+    /// </summary>
+    protected virtual Batch Collate(IReadOnlyList<MaskedExample> examples) =>
+        Collator.Pad(examples, Options.PadTokenId, Device);
+
+    // ---------------------------------------------------------------- hooks: loss
+
+    /// <summary>
+    /// The role weights for optimizer step <paramref name="step"/>, called once per step before any loss.
+    /// Default: <c>Options.RoleWeights</c> when set, otherwise (PLW, PLW, 1) with PLW from the schedule.
+    /// </summary>
+    protected virtual RoleWeights CurrentRoleWeights(long step)
+    {
+        if (Options.RoleWeights is not null) return Options.RoleWeights;
+        double plw = Options.EffectivePromptLossWeightSchedule.ValueAt(step, TotalSteps, _history);
+        if (!double.IsFinite(plw) || plw < 0)
+            throw new InvalidOperationException($"The prompt loss weight schedule returned {plw} at step {step}; a PLW must be a finite number >= 0.");
+        return RoleWeights.ForPromptLossWeight(plw);
+    }
+
+    /// <summary>[B, N] loss weights of a batch for the given role weights (0 on padding). Default: <see cref="Batch.Weights(RoleWeights)"/>.</summary>
+    protected virtual Tensor LossWeights(Batch batch, RoleWeights roleWeights) => batch.Weights(roleWeights);
+
+    /// <summary>
+    /// The training loss of one micro-batch, on which the trainer calls <c>backward()</c>. Runs inside the step's
+    /// dispose scope, in training mode, once per micro-batch. The losses of a step's micro-batches are summed, so
+    /// divide by <paramref name="normalizer"/> (Σw over the whole accumulated step) rather than by this batch's Σw.
+    /// Default: <c>Options.Loss.Compute(model, batch, weights, normalizer)</c>.
+    /// </summary>
+    /// <param name="model">The model (run the forward pass here).</param>
+    /// <param name="batch">The micro-batch, on <see cref="Device"/>.</param>
+    /// <param name="weights">[B, N] weights from <see cref="LossWeights"/>.</param>
+    /// <param name="normalizer">Σ of the shifted, non-ignored weights over every micro-batch of this optimizer step.</param>
+    protected virtual Tensor ComputeLoss(ICausalLanguageModel model, Batch batch, Tensor weights, double normalizer) =>
+        Options.Loss.Compute(model, batch, weights, normalizer);
+
+    // ---------------------------------------------------------------- hooks: evaluation
+
+    /// <summary>
+    /// Per-sequence statistics ([B] tensors, left on the device) of one evaluation batch. Runs in eval mode under
+    /// <c>no_grad</c> inside a per-batch dispose scope. Default: the model's logits, then
+    /// <see cref="PreprocessLogitsForMetrics"/>. Override it to get the statistics without building [B, N, V]
+    /// logits (e.g. from hidden states, chunk by chunk, with <see cref="EvalReductions.FromTokenStatistics"/>).
+    /// </summary>
+    protected virtual Dictionary<string, Tensor> ComputeEvalStatistics(ICausalLanguageModel model, Batch batch)
+    {
+        Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+        return PreprocessLogitsForMetrics(logits, batch);
+    }
+
+    /// <summary>
+    /// Reduces the logits of an evaluation batch to per-sequence [B] tensors on the device (see
+    /// <see cref="EvalStatisticKeys"/>); the trainer concatenates them over the evaluation and hands them to
+    /// <see cref="ComputeMetrics"/>. Add keys of your own for custom metrics.
+    /// Default: <see cref="EvalReductions.FromLogits"/> with <c>Options.AnswerTokenIds</c>.
+    /// </summary>
+    protected virtual Dictionary<string, Tensor> PreprocessLogitsForMetrics(Tensor logits, Batch batch) =>
+        EvalReductions.FromLogits(logits, batch, Options.AnswerTokenIds);
+
+    /// <summary>
+    /// The metrics of a whole evaluation from the per-sequence statistics (on the CPU). Runs once per evaluation.
+    /// Default: <see cref="EvalMetrics.Compute"/> (prompt_loss, completion_loss, full_loss,
+    /// completion_token_accuracy, accuracy). The returned names become history columns.
+    /// </summary>
+    protected virtual IReadOnlyDictionary<string, double> ComputeMetrics(EvalOutputs outputs) => EvalMetrics.Compute(outputs);
+
+    // ---------------------------------------------------------------- helpers
+
+    private static IReadOnlyList<IReadOnlyList<MaskedExample>> Chunk(IReadOnlyList<MaskedExample> examples, int size)
+    {
+        var groups = new List<IReadOnlyList<MaskedExample>>();
+        for (int i = 0; i < examples.Count; i += size)
+            groups.Add(examples.Skip(i).Take(size).ToList());
+        return groups;
+    }
+
+    private static void ValidateExamples(IReadOnlyList<MaskedExample> examples, string which)
+    {
+        for (int i = 0; i < examples.Count; i++)
+        {
+            MaskedExample? e = examples[i];
+            if (e is null) throw new ArgumentException($"The {which} data has a null example at index {i}.");
+            if (e.InputIds is null || e.Roles is null) throw new ArgumentException($"The {which} example {i} has no token ids or roles.");
+            if (e.InputIds.Length != e.Roles.Length)
+                throw new ArgumentException($"The {which} example {i} has {e.InputIds.Length} token ids but {e.Roles.Length} roles.");
+            if (e.Length == 0) throw new ArgumentException($"The {which} example {i} is empty.");
+            if (e.InputIds.Any(id => id < 0)) throw new ArgumentException($"The {which} example {i} has a negative token id.");
+        }
+    }
+}

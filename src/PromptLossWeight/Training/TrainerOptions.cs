@@ -1,0 +1,183 @@
+using PromptLossWeight.Loss;
+using PromptLossWeight.Masking;
+using PromptLossWeight.Metrics;
+using static TorchSharp.torch;
+
+namespace PromptLossWeight.Training;
+
+/// <summary>
+/// Everything that configures a <see cref="Trainer"/> run. <see cref="Validate"/> (called by the trainer's
+/// constructor) rejects inconsistent values with a message naming the option.
+/// </summary>
+public sealed record TrainerOptions
+{
+    /// <summary>Folder for checkpoints and the metric history (created if missing). Required.</summary>
+    public string OutputDirectory { get; init; } = "";
+
+    /// <summary>Constant prompt loss weight (weight of prompt tokens; completion tokens weigh 1). Default 1 (plain full-sequence loss).</summary>
+    public double PromptLossWeight { get; init; } = 1.0;
+
+    /// <summary>A PLW schedule; when set it replaces <see cref="PromptLossWeight"/>.</summary>
+    public IPromptLossWeightSchedule? PromptLossWeightSchedule { get; init; }
+
+    /// <summary>
+    /// Fixed per-role weights for chats (for example system 0, user 0.1, assistant 1). When set, the loss weights come
+    /// from these and neither <see cref="PromptLossWeight"/> nor a schedule is used; the history's plw column shows
+    /// the user weight. Override <c>Trainer.CurrentRoleWeights</c> for role weights that follow a schedule.
+    /// </summary>
+    public RoleWeights? RoleWeights { get; init; }
+
+    /// <summary>The weighted loss; default <see cref="LogitsWeightedLoss"/>.</summary>
+    public IWeightedLoss Loss { get; init; } = new LogitsWeightedLoss();
+
+    /// <summary>Peak learning rate of AdamW.</summary>
+    public double LearningRate { get; init; } = 1e-4;
+
+    /// <summary>AdamW decoupled weight decay, applied to parameters with two or more dimensions (not to biases and norms).</summary>
+    public double WeightDecay { get; init; }
+
+    /// <summary>AdamW β₁.</summary>
+    public double Beta1 { get; init; } = 0.9;
+
+    /// <summary>AdamW β₂.</summary>
+    public double Beta2 { get; init; } = 0.999;
+
+    /// <summary>AdamW ε.</summary>
+    public double AdamEpsilon { get; init; } = 1e-8;
+
+    /// <summary>Steps of linear learning-rate warmup.</summary>
+    public long WarmupSteps { get; init; }
+
+    /// <summary>Decay after warmup.</summary>
+    public LearningRateScheduleKind LearningRateSchedule { get; init; } = LearningRateScheduleKind.Linear;
+
+    /// <summary>Number of passes over the training data (ignored when <see cref="MaxSteps"/> is set).</summary>
+    public int Epochs { get; init; } = 1;
+
+    /// <summary>Total optimizer steps; when set it overrides <see cref="Epochs"/>.</summary>
+    public long? MaxSteps { get; init; }
+
+    /// <summary>Sequences per micro-batch (one forward/backward).</summary>
+    public int BatchSize { get; init; } = 8;
+
+    /// <summary>Sequences per micro-batch in evaluation; default <see cref="BatchSize"/>.</summary>
+    public int? EvalBatchSize { get; init; }
+
+    /// <summary>Micro-batches per optimizer step; the step's loss is normalised by Σw over all of them (exact accumulation).</summary>
+    public int GradientAccumulationSteps { get; init; } = 1;
+
+    /// <summary>Clip the global gradient L2 norm to this value; null or 0 disables clipping.</summary>
+    public double? MaxGradNorm { get; init; } = 1.0;
+
+    /// <summary>Evaluate (and save a checkpoint) every this many optimizer steps.</summary>
+    public int? EvalSteps { get; init; }
+
+    /// <summary>Evaluate every this fraction of an epoch (for example 0.25); used when <see cref="EvalSteps"/> is null. Default: once per epoch.</summary>
+    public double? EvalEpochFraction { get; init; }
+
+    /// <summary>Log the training loss every this many steps.</summary>
+    public int LoggingSteps { get; init; } = 10;
+
+    /// <summary>Seed of the data order (per epoch) and of TorchSharp's random generator.</summary>
+    public int Seed { get; init; } = 42;
+
+    /// <summary>The metric that picks the best checkpoint and drives early stopping.</summary>
+    public string MetricForBest { get; init; } = MetricNames.CompletionLoss;
+
+    /// <summary>True when a larger <see cref="MetricForBest"/> is better (accuracy); false for losses.</summary>
+    public bool GreaterIsBetter { get; init; }
+
+    /// <summary>Stop after this many evaluations in a row without improvement of <see cref="MetricForBest"/>; null disables early stopping.</summary>
+    public int? EarlyStoppingPatience { get; init; }
+
+    /// <summary>An improvement must exceed this amount to reset the patience counter.</summary>
+    public double EarlyStoppingThreshold { get; init; }
+
+    /// <summary>Keep only the last K checkpoints (the best one is always kept in addition); null keeps all.</summary>
+    public int? SaveTotalLimit { get; init; }
+
+    /// <summary>Token ids of the answers (e.g. "A".."D") for the accuracy metric; empty: no accuracy.</summary>
+    public IReadOnlyList<long> AnswerTokenIds { get; init; } = [];
+
+    /// <summary>Token id written into padding positions.</summary>
+    public long PadTokenId { get; init; }
+
+    /// <summary>Where to train; null: the device of the model's parameters.</summary>
+    public Device? Device { get; init; }
+
+    /// <summary>What to do on a non-finite loss or gradient.</summary>
+    public NonFinitePolicy NonFinitePolicy { get; init; } = NonFinitePolicy.Skip;
+
+    /// <summary>With <see cref="NonFinitePolicy.Skip"/>: stop after this many non-finite steps in a row.</summary>
+    public int MaxConsecutiveNonFiniteSteps { get; init; } = 5;
+
+    /// <summary>
+    /// Resume from a checkpoint: null starts fresh; <c>"latest"</c> takes the newest complete checkpoint in
+    /// <see cref="OutputDirectory"/> (or starts fresh when there is none); anything else is a checkpoint folder
+    /// (absolute, or relative to <see cref="OutputDirectory"/>).
+    /// </summary>
+    public string? ResumeFrom { get; init; }
+
+    /// <summary>The value of <see cref="ResumeFrom"/> that means "the newest complete checkpoint".</summary>
+    public const string Latest = "latest";
+
+    /// <summary>The PLW schedule in effect (<see cref="PromptLossWeightSchedule"/> or the constant).</summary>
+    public IPromptLossWeightSchedule EffectivePromptLossWeightSchedule =>
+        PromptLossWeightSchedule ?? Training.PromptLossWeightSchedule.Constant(PromptLossWeight);
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid option.</summary>
+    public TrainerOptions Validate()
+    {
+        if (string.IsNullOrWhiteSpace(OutputDirectory))
+            throw Invalid(nameof(OutputDirectory), "is required (checkpoints and metric history are written there)");
+        if (!double.IsFinite(PromptLossWeight) || PromptLossWeight < 0)
+            throw Invalid(nameof(PromptLossWeight), $"must be a finite number >= 0, got {PromptLossWeight}");
+        if (RoleWeights is not null && PromptLossWeightSchedule is not null)
+            throw Invalid(nameof(RoleWeights), "and PromptLossWeightSchedule cannot both be set: role weights replace the PLW");
+        if (RoleWeights is not null)
+        {
+            try { RoleWeights.Validate(); }
+            catch (ArgumentOutOfRangeException ex) { throw Invalid(nameof(RoleWeights), ex.Message); }
+        }
+        if (Loss is null) throw Invalid(nameof(Loss), "must not be null");
+        Positive(LearningRate, nameof(LearningRate), allowZero: true);
+        Positive(WeightDecay, nameof(WeightDecay), allowZero: true);
+        if (!(Beta1 >= 0 && Beta1 < 1)) throw Invalid(nameof(Beta1), $"must be in [0, 1), got {Beta1}");
+        if (!(Beta2 >= 0 && Beta2 < 1)) throw Invalid(nameof(Beta2), $"must be in [0, 1), got {Beta2}");
+        Positive(AdamEpsilon, nameof(AdamEpsilon), allowZero: true);
+        if (WarmupSteps < 0) throw Invalid(nameof(WarmupSteps), $"must be >= 0, got {WarmupSteps}");
+        if (!Enum.IsDefined(LearningRateSchedule)) throw Invalid(nameof(LearningRateSchedule), $"is not a known schedule: {LearningRateSchedule}");
+        if (MaxSteps is null && Epochs <= 0) throw Invalid(nameof(Epochs), $"must be > 0 (or set MaxSteps), got {Epochs}");
+        if (MaxSteps is <= 0) throw Invalid(nameof(MaxSteps), $"must be > 0 when set, got {MaxSteps}");
+        if (BatchSize <= 0) throw Invalid(nameof(BatchSize), $"must be > 0, got {BatchSize}");
+        if (EvalBatchSize is <= 0) throw Invalid(nameof(EvalBatchSize), $"must be > 0 when set, got {EvalBatchSize}");
+        if (GradientAccumulationSteps <= 0) throw Invalid(nameof(GradientAccumulationSteps), $"must be > 0, got {GradientAccumulationSteps}");
+        if (MaxGradNorm is double g && (!double.IsFinite(g) || g < 0)) throw Invalid(nameof(MaxGradNorm), $"must be a finite number >= 0 when set, got {g}");
+        if (EvalSteps is <= 0) throw Invalid(nameof(EvalSteps), $"must be > 0 when set, got {EvalSteps}");
+        if (EvalSteps is not null && EvalEpochFraction is not null)
+            throw Invalid(nameof(EvalEpochFraction), "and EvalSteps cannot both be set");
+        if (EvalEpochFraction is double f && !(f > 0 && double.IsFinite(f)))
+            throw Invalid(nameof(EvalEpochFraction), $"must be a finite number > 0 when set, got {f}");
+        if (LoggingSteps <= 0) throw Invalid(nameof(LoggingSteps), $"must be > 0, got {LoggingSteps}");
+        if (string.IsNullOrWhiteSpace(MetricForBest)) throw Invalid(nameof(MetricForBest), "must name a metric, e.g. completion_loss");
+        if (EarlyStoppingPatience is <= 0) throw Invalid(nameof(EarlyStoppingPatience), $"must be > 0 when set, got {EarlyStoppingPatience}");
+        if (!double.IsFinite(EarlyStoppingThreshold) || EarlyStoppingThreshold < 0)
+            throw Invalid(nameof(EarlyStoppingThreshold), $"must be a finite number >= 0, got {EarlyStoppingThreshold}");
+        if (SaveTotalLimit is <= 0) throw Invalid(nameof(SaveTotalLimit), $"must be > 0 when set, got {SaveTotalLimit}");
+        if (AnswerTokenIds is null) throw Invalid(nameof(AnswerTokenIds), "must not be null (use an empty list)");
+        if (AnswerTokenIds.Any(id => id < 0)) throw Invalid(nameof(AnswerTokenIds), $"must be token ids >= 0, got [{string.Join(", ", AnswerTokenIds)}]");
+        if (AnswerTokenIds.Distinct().Count() != AnswerTokenIds.Count) throw Invalid(nameof(AnswerTokenIds), $"contains duplicates: [{string.Join(", ", AnswerTokenIds)}]");
+        if (MaxConsecutiveNonFiniteSteps <= 0) throw Invalid(nameof(MaxConsecutiveNonFiniteSteps), $"must be > 0, got {MaxConsecutiveNonFiniteSteps}");
+        if (!Enum.IsDefined(NonFinitePolicy)) throw Invalid(nameof(NonFinitePolicy), $"is not a known policy: {NonFinitePolicy}");
+        return this;
+    }
+
+    private static void Positive(double value, string name, bool allowZero)
+    {
+        if (!double.IsFinite(value) || value < 0 || (!allowZero && value == 0))
+            throw Invalid(name, $"must be a finite number {(allowZero ? ">=" : ">")} 0, got {value}");
+    }
+
+    private static ArgumentException Invalid(string option, string problem) =>
+        new($"TrainerOptions.{option} {problem}.", option);
+}

@@ -1,0 +1,35 @@
+using PromptLossWeight.Llama.Chat;
+using PromptLossWeight.Llama.Tokenizers;
+using PromptLossWeight.Masking;
+
+namespace PromptLossWeight.Llama.Tests.Chat;
+
+internal static class ChatAssertions
+{
+    /// <summary>Every span decodes to its own text and the roles of the rendering are the spans' roles.</summary>
+    public static void SpansMatchTheirTokens(this RenderedChat rendered, ChatTokenizer tokenizer)
+    {
+        foreach (var span in rendered.Spans)
+        {
+            if (span.IsSpecial)
+            {
+                span.Ids.Should().Equal([tokenizer.SpecialTokenId(span.Text)], $"special span '{span.Text}' is its id");
+            }
+            else
+            {
+                span.Ids.Should().NotContain(id => tokenizer.IsSpecial(id), $"text span '{span.Text}' holds no special id");
+                tokenizer.Decode(span.Ids, span.AtStart).Should().Be(span.Text);
+            }
+        }
+        rendered.Ids.Should().Equal(rendered.Spans.SelectMany(s => s.Ids));
+        rendered.Roles.Should().Equal(rendered.Spans.SelectMany(s => s.Ids.Select(_ => s.Role)));
+    }
+
+    /// <summary>The decoded text of the tokens that have <paramref name="role"/>.</summary>
+    public static string TextOf(this RenderedChat rendered, ChatTokenizer tokenizer, TokenRole role) =>
+        tokenizer.Decode(rendered.Ids.Where((_, i) => rendered.Roles[i] == role), atStart: false);
+
+    /// <summary>The spans as (text, role) pairs.</summary>
+    public static (string Text, TokenRole Role)[] Layout(this RenderedChat rendered) =>
+        rendered.Spans.Select(s => (s.Text, s.Role)).ToArray();
+}

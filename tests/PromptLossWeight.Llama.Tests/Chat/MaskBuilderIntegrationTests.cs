@@ -1,0 +1,57 @@
+using PromptLossWeight.Llama.Chat;
+using PromptLossWeight.Llama.Tests.Tokenizers;
+using PromptLossWeight.Llama.Tokenizers;
+using PromptLossWeight.Masking;
+
+namespace PromptLossWeight.Llama.Tests.Chat;
+
+public class MaskBuilderIntegrationTests
+{
+    private static readonly ChatTokenizer Tokenizer = ChatTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(), "tiny sentencepiece");
+
+    private static readonly ChatTurn[] Conversation =
+    [
+        new(TokenRole.System, "You are terse."),
+        new(TokenRole.User, "hello world"),
+        new(TokenRole.Assistant, "the answer"),
+    ];
+
+    [Fact]
+    public void The_mask_builder_turns_template_segments_into_the_same_ids_and_roles()
+    {
+        var rendered = new Llama2ChatTemplate(Tokenizer).Render(Conversation);
+        var builder = new MaskBuilder(text => Tokenizer.Encode(text));
+
+        var example = builder.Build(rendered.Segments)!;
+
+        example.InputIds.Should().Equal(rendered.Ids);
+        example.Roles.Should().Equal(rendered.Roles);
+        example.CompletionLength.Should().Be(Tokenizer.Encode(" the answer ", atStart: false).Count + 1);
+    }
+
+    [Fact]
+    public void Role_weights_give_system_user_and_assistant_tokens_their_weights()
+    {
+        var example = new Llama2ChatTemplate(Tokenizer).Render(Conversation).ToMaskedExample();
+
+        var weights = example.Weights(new RoleWeights(System: 0, User: 0.1, Assistant: 1));
+
+        for (int i = 0; i < example.Length; i++)
+            weights[i].Should().Be(example.Roles[i] switch { TokenRole.System => 0f, TokenRole.User => 0.1f, _ => 1f });
+        weights.Should().Contain(0f).And.Contain(0.1f).And.Contain(1f);
+    }
+
+    [Fact]
+    public void Truncation_cuts_the_prompt_and_keeps_the_whole_completion()
+    {
+        var rendered = new Llama2ChatTemplate(Tokenizer).Render(Conversation);
+        int completion = rendered.Roles.Count(r => r == TokenRole.Assistant);
+        var builder = new MaskBuilder(text => Tokenizer.Encode(text), new MaskBuilderOptions { MaxLength = completion + 3 });
+
+        var example = builder.Build(rendered.Segments)!;
+
+        example.Length.Should().Be(completion + 3);
+        example.InputIds.Should().EndWith(rendered.Ids[^completion..]);
+        builder.Truncated.Should().Be(1);
+    }
+}
