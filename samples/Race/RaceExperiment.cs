@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using PromptLossWeight.Data;
+using PromptLossWeight.Masking;
+using PromptLossWeight.Metrics;
+using PromptLossWeight.Samples.Race.Rendering;
+using PromptLossWeight.Samples.Race.Reporting;
+using PromptLossWeight.Training;
+using static TorchSharp.torch;
+
+namespace PromptLossWeight.Samples.Race;
+
+/// <summary>What a sweep produced.</summary>
+/// <param name="Summaries">One summary per PLW, in sweep order.</param>
+/// <param name="Histories">The metric history of each PLW run.</param>
+/// <param name="CsvPath">metrics.csv with every run's evaluations (column plw tells the runs apart).</param>
+/// <param name="ReportPath">report.md.</param>
+/// <param name="PlotPaths">The PNG files.</param>
+/// <param name="GenerationRatio">Rg of the training sequences in tokens (completion / prompt, chat template included).</param>
+public sealed record RaceExperimentResult(IReadOnlyList<RunSummary> Summaries, IReadOnlyList<(double Plw, IReadOnlyList<MetricRecord> History)> Histories,
+    string CsvPath, string ReportPath, IReadOnlyList<string> PlotPaths, GenerationRatioStatistics GenerationRatio);
+
+/// <summary>
+/// The RACE PLW experiment, top to bottom: load the data, render it with the model's chat template, train one fresh
+/// model per prompt-loss weight with the core <see cref="Trainer"/>, then write the metric history (CSV), the
+/// article's plots (PNG), the summary table and a markdown report.
+/// </summary>
+public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory? loggers = null)
+{
+    private readonly ILoggerFactory _loggers = loggers ?? NullLoggerFactory.Instance;
+
+    /// <summary>Runs the sweep. Malformed data throws <see cref="DataFormatException"/> before any training.</summary>
+    public RaceExperimentResult Run(IRaceProgress progress)
+    {
+        ArgumentNullException.ThrowIfNull(progress);
+        options.Validate();
+        ILogger logger = _loggers.CreateLogger("Race");
+        Device device = ModelSetup.ParseDevice(options.Device);
+        if (options.Threads is int threads) set_num_threads(threads);
+
+        RaceData data = RaceData.Load(options);
+        progress.Message($"data: {data.Description}: {data.Train.Count} training and {data.Validation.Count} validation examples" +
+            (data.Skipped.Count > 0 ? $", {data.Skipped.Count} malformed records skipped" : ""));
+        ModelSetup setup = ModelSetup.Create(options, data, device, logger);
+        progress.Message($"model: {setup.Description} on {device}");
+
+        var renderer = new RaceRenderer(setup.Template, options.MaxLength);
+        IReadOnlyList<MaskedExample> train = renderer.RenderAll(data.Train);
+        IReadOnlyList<MaskedExample> validation = renderer.RenderAll(data.Validation);
+        var rg = GenerationRatioStatistics.From(train.Select(e => GenerationRatio.Of(e.PromptLength, e.CompletionLength)));
+        string shortened = renderer.Truncated > 0 ? $", {renderer.Truncated} articles shortened to fit {options.MaxLength} tokens" : "";
+        progress.Message(string.Create(CultureInfo.InvariantCulture,
+            $"sequences: mean {train.Average(e => e.Length):F0} tokens, Rg (tokens) arithmetic mean {rg.ArithmeticMean:G3}, geometric mean {rg.GeometricMean:G3}{shortened}"));
+
+        Directory.CreateDirectory(options.OutputDirectory);
+        long stepsPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
+        long totalSteps = options.MaxSteps ?? stepsPerEpoch * options.Epochs;
+        int evalSteps = options.EvalSteps ?? (int)Math.Max(1, totalSteps / 16);
+
+        var histories = new List<(double, IReadOnlyList<MetricRecord>)>();
+        var summaries = new List<RunSummary>();
+        foreach (double plw in options.PromptLossWeights)
+        {
+            string runDir = Path.Combine(options.OutputDirectory, "runs", RunName(plw));
+            if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
+            var trainerOptions = new TrainerOptions
+            {
+                OutputDirectory = runDir,
+                PromptLossWeight = plw,
+                Loss = setup.Loss,
+                LearningRate = options.LearningRate,
+                WarmupSteps = Math.Min(100, totalSteps / 10),
+                Epochs = options.Epochs,
+                MaxSteps = options.MaxSteps,
+                BatchSize = options.BatchSize,
+                EvalBatchSize = Math.Max(options.BatchSize, 64),
+                EvalSteps = evalSteps,
+                LoggingSteps = evalSteps,
+                Seed = options.Seed,
+                MetricForBest = MetricNames.CompletionLoss,
+                SaveTotalLimit = 1,
+                AnswerTokenIds = renderer.AnswerTokenIds,
+                PadTokenId = setup.PadTokenId,
+                Device = device,
+            };
+            var watch = Stopwatch.StartNew();
+            progress.RunStarted(plw, totalSteps);
+            var model = setup.NewModel();
+            TrainResult result;
+            var trainer = new Trainer(model, trainerOptions, train, validation, _loggers.CreateLogger($"Race.PLW{plw}"));
+            try
+            {
+                trainer.Callbacks.Add(new ProgressCallback(plw, progress));
+                result = trainer.Train();
+            }
+            finally
+            {
+                (trainer as IDisposable)?.Dispose();
+            }
+            model.Module.Dispose();
+            var summary = RunSummary.From(plw, result.History, watch.Elapsed.TotalSeconds);
+            histories.Add((plw, result.History));
+            summaries.Add(summary);
+            progress.RunFinished(plw, summary);
+        }
+
+        return RaceReport.Write(options, data, setup, rg, summaries, histories);
+    }
+
+    /// <summary>The folder name of a PLW's run, e.g. "plw_0.1".</summary>
+    public static string RunName(double plw) => "plw_" + plw.ToString("G6", CultureInfo.InvariantCulture);
+
+    private sealed class ProgressCallback(double plw, IRaceProgress progress) : TrainerCallback
+    {
+        public override void OnStepEnd(TrainerContext context) => progress.StepEnded(plw, context.Step, context.StepLoss);
+
+        public override void OnEvaluate(TrainerContext context, MetricRecord record) => progress.Evaluated(plw, record);
+    }
+}
