@@ -22,12 +22,20 @@ public static class Program
             ["race-release"] = (b, o) => RaceOriginalRelease.ReadFile(new MemoryStream(b), "input", o),
         };
 
-    /// <summary>Runs the target named by the first argument under libFuzzer, or AFL with <c>--afl</c>.</summary>
+    /// <summary>
+    /// Runs the target named by the first argument under libFuzzer, or AFL with <c>--afl</c>;
+    /// <c>seeds DIR</c> writes one valid input per target into DIR/TARGET/ as a starting corpus.
+    /// </summary>
     public static int Main(string[] args)
     {
+        if (args.Length == 2 && args[0] == "seeds")
+        {
+            Seeds.Write(args[1]);
+            return 0;
+        }
         if (args.Length == 0 || !Targets.TryGetValue(args[0], out var target))
         {
-            Console.Error.WriteLine($"usage: PromptLossWeight.Fuzz TARGET [--afl]   (targets: {string.Join(", ", Targets.Keys)})");
+            Console.Error.WriteLine($"usage: PromptLossWeight.Fuzz TARGET [--afl] | seeds DIR   (targets: {string.Join(", ", Targets.Keys)})");
             return 2;
         }
         if (args.Contains("--afl"))

@@ -25,7 +25,7 @@ public static class Program
         var config = new Option<RaceConfig>("--config") { Description = "RACE config: All, High or Middle.", DefaultValueFactory = _ => defaults.Config };
         var plw = new Option<string>("--plw") { Description = "Comma-separated prompt-loss weights, e.g. 1,0.5,0.2,0.1,0.01,0.", DefaultValueFactory = _ => "1,0.1,0" };
         var epochs = new Option<int>("--epochs") { Description = "Epochs per run.", DefaultValueFactory = _ => defaults.Epochs };
-        var maxSteps = new Option<long?>("--max-steps") { Description = "Optimizer steps per run (overrides --epochs)." };
+        var maxSteps = new Option<long?>("--max-steps") { Description = $"Optimizer steps per run (overrides --epochs; default {RaceExperimentOptions.SyntheticSteps} on the synthetic set)." };
         var batchSize = new Option<int>("--batch-size") { Description = "Sequences per step.", DefaultValueFactory = _ => defaults.BatchSize };
         var lr = new Option<double?>("--lr") { Description = $"Peak learning rate (default {defaults.LearningRate} from scratch, 2e-4 with --model)." };
         var evalSteps = new Option<int?>("--eval-steps") { Description = "Evaluate every N steps (default: 16 evaluations per run)." };
@@ -37,19 +37,24 @@ public static class Program
         var maxLength = new Option<int?>("--max-length") { Description = "Longest sequence in tokens (articles are shortened to fit).", DefaultValueFactory = _ => defaults.MaxLength };
         var skipBad = new Option<bool>("--skip-bad-records") { Description = "Skip malformed records (counted) instead of stopping at the first." };
         var template = new Option<string?>("--chat-template") { Description = "llama-2, llama-3 or chatml (default: from the tokenizer)." };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for TorchSharp (default: TorchSharp's own choice)." };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for TorchSharp (default: 1 for the small model, whose runs go in parallel; TorchSharp's choice with --model)." };
         var hidden = new Option<int>("--hidden-size") { Description = "Width of the model trained from scratch.", DefaultValueFactory = _ => defaults.SmallModel.HiddenSize };
         var layers = new Option<int>("--layers") { Description = "Layers of the model trained from scratch.", DefaultValueFactory = _ => defaults.SmallModel.Layers };
         var heads = new Option<int>("--heads") { Description = "Attention heads of the model trained from scratch.", DefaultValueFactory = _ => defaults.SmallModel.Heads };
         var trainExamples = new Option<int>("--synthetic-examples") { Description = "Training examples of the synthetic set.", DefaultValueFactory = _ => defaults.Synthetic.TrainExamples };
         var facts = new Option<int>("--synthetic-facts") { Description = "Facts per synthetic article.", DefaultValueFactory = _ => defaults.Synthetic.FactsPerArticle };
         var fillers = new Option<int>("--synthetic-fillers") { Description = "Filler sentences per synthetic article.", DefaultValueFactory = _ => defaults.Synthetic.FillerSentences };
+        var distractors = new Option<bool>("--synthetic-article-distractors") { Description = "Wrong options start with the other people's towns from the article (true/false).", DefaultValueFactory = _ => defaults.Synthetic.ArticleDistractors };
+        var schedule = new Option<PromptLossWeight.Training.LearningRateScheduleKind>("--lr-schedule") { Description = "Constant, Linear or Cosine decay after warmup.", DefaultValueFactory = _ => defaults.LearningRateSchedule };
+        var townCount = new Option<int>("--synthetic-towns") { Description = "Towns in the synthetic world (4 to 16).", DefaultValueFactory = _ => defaults.Synthetic.TownCount };
+        var shuffle = new Option<bool>("--synthetic-shuffle-options") { Description = "Shuffle the options instead of listing them in the town list's order (true/false).", DefaultValueFactory = _ => defaults.Synthetic.ShuffleOptions };
+        var parallel = new Option<int?>("--parallel") { Description = "PLW runs trained at the same time (default: all of them for the small model, 1 with --model)." };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => defaults.Seed };
 
         var root = new RootCommand("RACE prompt-loss-weight sweep: trains one run per PLW and reports completion loss, full loss and accuracy.")
         {
             model, data, validation, validationFraction, config, plw, epochs, maxSteps, batchSize, lr, evalSteps, loraRank, device, output,
-            maxExamples, maxEval, maxLength, skipBad, template, seed, threads, hidden, layers, heads, trainExamples, facts, fillers,
+            maxExamples, maxEval, maxLength, skipBad, template, seed, threads, hidden, layers, heads, trainExamples, facts, fillers, distractors, schedule, townCount, shuffle, parallel,
         };
         root.SetAction(result =>
         {
@@ -65,7 +70,7 @@ public static class Program
                     Config = result.GetValue(config),
                     PromptLossWeights = ParseWeights(result.GetValue(plw)!),
                     Epochs = result.GetValue(epochs),
-                    MaxSteps = result.GetValue(maxSteps),
+                    MaxSteps = result.GetValue(maxSteps) ?? (result.GetValue(data) is null ? RaceExperimentOptions.SyntheticSteps : null),
                     BatchSize = result.GetValue(batchSize),
                     LearningRate = result.GetValue(lr) ?? (modelDir is null ? defaults.LearningRate : 2e-4),
                     EvalSteps = result.GetValue(evalSteps),
@@ -78,7 +83,9 @@ public static class Program
                     SkipBadRecords = result.GetValue(skipBad),
                     ChatTemplate = result.GetValue(template),
                     Seed = result.GetValue(seed),
-                    Threads = result.GetValue(threads),
+                    LearningRateSchedule = result.GetValue(schedule),
+                    Threads = result.GetValue(threads) ?? (modelDir is null ? 1 : null),
+                    Parallelism = result.GetValue(parallel) ?? (modelDir is null ? int.MaxValue : 1),
                     SmallModel = defaults.SmallModel with
                     {
                         HiddenSize = result.GetValue(hidden), Layers = result.GetValue(layers), Heads = result.GetValue(heads),
@@ -88,6 +95,8 @@ public static class Program
                     {
                         TrainExamples = result.GetValue(trainExamples), FactsPerArticle = result.GetValue(facts),
                         FillerSentences = result.GetValue(fillers), Seed = result.GetValue(seed),
+                        ArticleDistractors = result.GetValue(distractors),
+                        TownCount = result.GetValue(townCount), ShuffleOptions = result.GetValue(shuffle),
                     },
                 };
                 return Run(options.Validate());
@@ -128,7 +137,8 @@ public static class Program
         foreach (string header in SweepSummary.Headers) table.AddColumn(Markup.Escape(header));
         foreach (RunSummary s in result.Summaries) table.AddRow(SweepSummary.Cells(s).Select(Markup.Escape).ToArray());
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine(Markup.Escape($"Rg (tokens): arithmetic mean {result.GenerationRatio.ArithmeticMean:G3}, geometric mean {result.GenerationRatio.GeometricMean:G3}"));
+        AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+            $"Rg of the data (answer letter / prompt, tokens): arithmetic mean {result.DatasetGenerationRatio.ArithmeticMean:G3}, geometric mean {result.DatasetGenerationRatio.GeometricMean:G3}")));
         AnsiConsole.MarkupLine(Markup.Escape($"wrote {result.ReportPath}, {result.CsvPath} and {result.PlotPaths.Count} plots in {Path.GetDirectoryName(result.PlotPaths[0])}"));
         return 0;
     }

@@ -18,9 +18,11 @@ namespace PromptLossWeight.Samples.Race;
 /// <param name="CsvPath">metrics.csv with every run's evaluations (column plw tells the runs apart).</param>
 /// <param name="ReportPath">report.md.</param>
 /// <param name="PlotPaths">The PNG files.</param>
-/// <param name="GenerationRatio">Rg of the training sequences in tokens (completion / prompt, chat template included).</param>
+/// <param name="DatasetGenerationRatio">Rg of the training data as the article measures it: answer letter over prompt text, in the model's tokens.</param>
+/// <param name="SequenceGenerationRatio">Rg of the rendered training sequences (completion over prompt tokens, chat template included).</param>
 public sealed record RaceExperimentResult(IReadOnlyList<RunSummary> Summaries, IReadOnlyList<(double Plw, IReadOnlyList<MetricRecord> History)> Histories,
-    string CsvPath, string ReportPath, IReadOnlyList<string> PlotPaths, GenerationRatioStatistics GenerationRatio);
+    string CsvPath, string ReportPath, IReadOnlyList<string> PlotPaths, GenerationRatioStatistics DatasetGenerationRatio,
+    GenerationRatioStatistics SequenceGenerationRatio);
 
 /// <summary>
 /// The RACE PLW experiment, top to bottom: load the data, render it with the model's chat template, train one fresh
@@ -50,63 +52,84 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
         IReadOnlyList<MaskedExample> train = renderer.RenderAll(data.Train);
         IReadOnlyList<MaskedExample> validation = renderer.RenderAll(data.Validation);
         var rg = GenerationRatioStatistics.From(train.Select(e => GenerationRatio.Of(e.PromptLength, e.CompletionLength)));
+        var datasetRg = GenerationRatio.Compute(data.Train.Select(Data.Race.RacePrompt.Render), GenerationRatio.Tokens(t => setup.Template.Tokenizer.Encode(t)));
         string shortened = renderer.Truncated > 0 ? $", {renderer.Truncated} articles shortened to fit {options.MaxLength} tokens" : "";
         progress.Message(string.Create(CultureInfo.InvariantCulture,
-            $"sequences: mean {train.Average(e => e.Length):F0} tokens, Rg (tokens) arithmetic mean {rg.ArithmeticMean:G3}, geometric mean {rg.GeometricMean:G3}{shortened}"));
+            $"Rg of the data (answer letter / prompt text, tokens): arithmetic mean {datasetRg.ArithmeticMean:G3}, geometric mean {datasetRg.GeometricMean:G3}"));
+        progress.Message(string.Create(CultureInfo.InvariantCulture,
+            $"sequences (chat template): mean {train.Average(e => e.Length):F0} tokens, Rg arithmetic mean {rg.ArithmeticMean:G3}, geometric mean {rg.GeometricMean:G3}{shortened}"));
 
         Directory.CreateDirectory(options.OutputDirectory);
         long stepsPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
         long totalSteps = options.MaxSteps ?? stepsPerEpoch * options.Epochs;
         int evalSteps = options.EvalSteps ?? (int)Math.Max(1, totalSteps / 16);
 
-        var histories = new List<(double, IReadOnlyList<MetricRecord>)>();
-        var summaries = new List<RunSummary>();
-        foreach (double plw in options.PromptLossWeights)
+        var results = new (IReadOnlyList<MetricRecord> History, RunSummary Summary)[options.PromptLossWeights.Count];
+        int parallel = Math.Min(options.Parallelism ?? 1, options.PromptLossWeights.Count);
+        if (parallel > 1)
+            progress.Message($"training {parallel} runs at a time");
+        try
         {
-            string runDir = Path.Combine(options.OutputDirectory, "runs", RunName(plw));
-            if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
-            var trainerOptions = new TrainerOptions
+            Parallel.For(0, options.PromptLossWeights.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel }, i =>
             {
-                OutputDirectory = runDir,
-                PromptLossWeight = plw,
-                Loss = setup.Loss,
-                LearningRate = options.LearningRate,
-                WarmupSteps = Math.Min(100, totalSteps / 10),
-                Epochs = options.Epochs,
-                MaxSteps = options.MaxSteps,
-                BatchSize = options.BatchSize,
-                EvalBatchSize = Math.Max(options.BatchSize, 64),
-                EvalSteps = evalSteps,
-                LoggingSteps = evalSteps,
-                Seed = options.Seed,
-                MetricForBest = MetricNames.CompletionLoss,
-                SaveTotalLimit = 1,
-                AnswerTokenIds = renderer.AnswerTokenIds,
-                PadTokenId = setup.PadTokenId,
-                Device = device,
-            };
-            var watch = Stopwatch.StartNew();
-            progress.RunStarted(plw, totalSteps);
-            var model = setup.NewModel();
-            TrainResult result;
-            var trainer = new Trainer(model, trainerOptions, train, validation, _loggers.CreateLogger($"Race.PLW{plw}"));
-            try
-            {
-                trainer.Callbacks.Add(new ProgressCallback(plw, progress));
-                result = trainer.Train();
-            }
-            finally
-            {
-                (trainer as IDisposable)?.Dispose();
-            }
-            model.Module.Dispose();
-            var summary = RunSummary.From(plw, result.History, watch.Elapsed.TotalSeconds);
-            histories.Add((plw, result.History));
-            summaries.Add(summary);
-            progress.RunFinished(plw, summary);
+                double plw = options.PromptLossWeights[i];
+                results[i] = RunOne(plw, setup, renderer, train, validation, totalSteps, evalSteps, device, progress);
+            });
         }
+        catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
+        var histories = options.PromptLossWeights.Select((plw, i) => (plw, results[i].History)).ToList();
+        var summaries = results.Select(r => r.Summary).ToList();
 
-        return RaceReport.Write(options, data, setup, rg, summaries, histories);
+        return RaceReport.Write(options, data, setup, datasetRg, rg, summaries, histories);
+    }
+
+    private (IReadOnlyList<MetricRecord>, RunSummary) RunOne(double plw, ModelSetup setup, RaceRenderer renderer, IReadOnlyList<MaskedExample> train,
+        IReadOnlyList<MaskedExample> validation, long totalSteps, int evalSteps, Device device, IRaceProgress progress)
+    {
+        string runDir = Path.Combine(options.OutputDirectory, "runs", RunName(plw));
+        if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
+        var trainerOptions = new TrainerOptions
+        {
+            OutputDirectory = runDir,
+            PromptLossWeight = plw,
+            Loss = setup.Loss,
+            LearningRate = options.LearningRate,
+            LearningRateSchedule = options.LearningRateSchedule,
+            WarmupSteps = Math.Min(100, totalSteps / 10),
+            Epochs = options.Epochs,
+            MaxSteps = options.MaxSteps,
+            BatchSize = options.BatchSize,
+            EvalBatchSize = Math.Max(options.BatchSize, 64),
+            EvalSteps = evalSteps,
+            LoggingSteps = evalSteps,
+            Seed = options.Seed,
+            MetricForBest = MetricNames.CompletionLoss,
+            SaveTotalLimit = 1,
+            AnswerTokenIds = renderer.AnswerTokenIds,
+            PadTokenId = setup.PadTokenId,
+            Device = device,
+        };
+        var watch = Stopwatch.StartNew();
+        progress.RunStarted(plw, totalSteps);
+        var model = setup.NewModel();
+        TrainResult result;
+        var trainer = new Trainer(model, trainerOptions, train, validation, _loggers.CreateLogger($"Race.PLW{plw}"));
+        try
+        {
+            trainer.Callbacks.Add(new ProgressCallback(plw, progress));
+            result = trainer.Train();
+        }
+        finally
+        {
+            (trainer as IDisposable)?.Dispose();
+            model.Module.Dispose();
+        }
+        var summary = RunSummary.From(plw, result.History, watch.Elapsed.TotalSeconds);
+        progress.RunFinished(plw, summary);
+        return (result.History, summary);
     }
 
     /// <summary>The folder name of a PLW's run, e.g. "plw_0.1".</summary>

@@ -30,11 +30,17 @@ public sealed record RaceExperimentOptions
     /// <summary>Optimizer steps per run; overrides <see cref="Epochs"/>.</summary>
     public long? MaxSteps { get; init; }
 
+    /// <summary>Steps per run of the embedded demonstration (the command line's default for --max-steps without --data).</summary>
+    public const long SyntheticSteps = 1000;
+
     /// <summary>Sequences per optimizer step.</summary>
     public int BatchSize { get; init; } = 32;
 
     /// <summary>Peak learning rate (AdamW, linear warmup then linear decay).</summary>
     public double LearningRate { get; init; } = 2e-3;
+
+    /// <summary>Learning-rate decay after warmup.</summary>
+    public PromptLossWeight.Training.LearningRateScheduleKind LearningRateSchedule { get; init; } = PromptLossWeight.Training.LearningRateScheduleKind.Constant;
 
     /// <summary>Evaluate every this many steps; null: 16 evaluations per run.</summary>
     public int? EvalSteps { get; init; }
@@ -66,6 +72,9 @@ public sealed record RaceExperimentOptions
     /// <summary>Seed of the model initialisation, data order and synthetic data.</summary>
     public int Seed { get; init; } = 42;
 
+    /// <summary>PLW runs trained at the same time (each on its own thread); null: one at a time.</summary>
+    public int? Parallelism { get; init; }
+
     /// <summary>CPU threads for TorchSharp; null keeps TorchSharp's default.</summary>
     public int? Threads { get; init; }
 
@@ -92,6 +101,7 @@ public sealed record RaceExperimentOptions
         if (MaxExamples is < 1) throw new ArgumentException($"--max-examples must be >= 1; got {MaxExamples}.", nameof(MaxExamples));
         if (MaxEvalExamples is < 1) throw new ArgumentException($"--max-eval-examples must be >= 1; got {MaxEvalExamples}.", nameof(MaxEvalExamples));
         if (MaxLength is < 8) throw new ArgumentException($"--max-length must be >= 8; got {MaxLength}.", nameof(MaxLength));
+        if (Parallelism is < 1) throw new ArgumentException($"--parallel must be >= 1; got {Parallelism}.", nameof(Parallelism));
         if (Threads is < 1) throw new ArgumentException($"--threads must be >= 1; got {Threads}.", nameof(Threads));
         if (string.IsNullOrWhiteSpace(OutputDirectory)) throw new ArgumentException("--output must name a folder.", nameof(OutputDirectory));
         Synthetic.Validate();

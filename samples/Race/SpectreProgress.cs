@@ -9,25 +9,34 @@ namespace PromptLossWeight.Samples.Race;
 public sealed class SpectreProgress(ProgressContext context) : IRaceProgress
 {
     private readonly Dictionary<double, ProgressTask> _tasks = [];
+    private readonly Lock _lock = new();
 
     /// <inheritdoc/>
-    public void Message(string text) => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(text)}[/]");
+    public void Message(string text)
+    {
+        lock (_lock) AnsiConsole.MarkupLine($"[grey]{Markup.Escape(text)}[/]");
+    }
 
     /// <inheritdoc/>
     public void RunStarted(double plw, long totalSteps)
     {
-        var task = context.AddTask(Label(plw, "starting"), maxValue: totalSteps);
-        _tasks[plw] = task;
+        lock (_lock) _tasks[plw] = context.AddTask(Label(plw, "starting"), maxValue: totalSteps);
     }
 
     /// <inheritdoc/>
     public void StepEnded(double plw, long step, double loss)
     {
-        if (_tasks.TryGetValue(plw, out var task)) task.Value = step;
+        lock (_lock)
+            if (_tasks.TryGetValue(plw, out var task)) task.Value = step;
     }
 
     /// <inheritdoc/>
     public void Evaluated(double plw, MetricRecord record)
+    {
+        lock (_lock) Describe(plw, record);
+    }
+
+    private void Describe(double plw, MetricRecord record)
     {
         if (!_tasks.TryGetValue(plw, out var task)) return;
         task.Description = Label(plw, string.Create(CultureInfo.InvariantCulture,
@@ -36,6 +45,11 @@ public sealed class SpectreProgress(ProgressContext context) : IRaceProgress
 
     /// <inheritdoc/>
     public void RunFinished(double plw, RunSummary summary)
+    {
+        lock (_lock) Finish(plw, summary);
+    }
+
+    private void Finish(double plw, RunSummary summary)
     {
         if (!_tasks.TryGetValue(plw, out var task)) return;
         task.Value = task.MaxValue;

@@ -48,7 +48,8 @@ public sealed class EndToEndTests : IDisposable
         string report = File.ReadAllText(Path.Combine(output, "report.md"));
         report.Should().Contain("plots/comparison.png").And.Contain("metrics.csv").And.Contain("| PLW |");
         File.ReadAllText(Path.Combine(output, "summary.md")).Should().Contain("accuracy at min full loss");
-        result.GenerationRatio.ArithmeticMean.Should().BeGreaterThan(0);
+        result.DatasetGenerationRatio.ArithmeticMean.Should().BeGreaterThan(0);
+        result.SequenceGenerationRatio.ArithmeticMean.Should().BeGreaterThan(result.DatasetGenerationRatio.ArithmeticMean);
     }
 
     [Fact]

@@ -9,7 +9,7 @@ namespace PromptLossWeight.Samples.Race.Reporting;
 public static class RaceReport
 {
     /// <summary>Writes everything under the output folder and returns where it went.</summary>
-    public static RaceExperimentResult Write(RaceExperimentOptions options, RaceData data, ModelSetup setup, GenerationRatioStatistics rg,
+    public static RaceExperimentResult Write(RaceExperimentOptions options, RaceData data, ModelSetup setup, GenerationRatioStatistics datasetRg, GenerationRatioStatistics rg,
         IReadOnlyList<RunSummary> summaries, IReadOnlyList<(double Plw, IReadOnlyList<MetricRecord> History)> histories)
     {
         string output = options.OutputDirectory;
@@ -43,8 +43,9 @@ public static class RaceReport
         md.Append(options.MaxSteps is long steps ? $"{steps} steps" : $"{options.Epochs} epochs");
         md.Append(CultureInfo.InvariantCulture, $", batch {options.BatchSize}, AdamW lr {options.LearningRate:G3}, seed {options.Seed}.\n");
         md.Append(CultureInfo.InvariantCulture,
-            $"- Generation ratio Rg (completion tokens / prompt tokens, chat template included): arithmetic mean {rg.ArithmeticMean:G3}, " +
-            $"geometric mean {rg.GeometricMean:G3}, median {rg.Median:G3}.\n\n");
+            $"- Generation ratio Rg of the data (answer letter / prompt text, in tokens): arithmetic mean {datasetRg.ArithmeticMean:G3}, " +
+            $"geometric mean {datasetRg.GeometricMean:G3}, median {datasetRg.Median:G3}; of the rendered sequences (chat template included): " +
+            $"arithmetic mean {rg.ArithmeticMean:G3}.\n\n");
         md.Append("## Summary\n\nValidation metrics; accuracy is over the answer letter (argmax among A–D), chance is 0.25.\n\n");
         md.Append(table).Append('\n');
         md.Append("Accuracy at min full loss is what you get when you stop on the full-sequence validation loss; " +
@@ -56,6 +57,6 @@ public static class RaceReport
         md.Append("- [summary.md](summary.md): the table above.\n- `runs/plw_*/`: each run's own metric history and best checkpoint.\n");
         string report = Path.Combine(output, "report.md");
         File.WriteAllText(report, md.ToString());
-        return new RaceExperimentResult(summaries, histories, csv, report, plotPaths, rg);
+        return new RaceExperimentResult(summaries, histories, csv, report, plotPaths, datasetRg, rg);
     }
 }

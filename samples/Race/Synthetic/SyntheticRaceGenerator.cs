@@ -6,7 +6,7 @@ namespace PromptLossWeight.Samples.Race.Synthetic;
 public sealed record SyntheticRaceOptions
 {
     /// <summary>Training examples.</summary>
-    public int TrainExamples { get; init; } = 4096;
+    public int TrainExamples { get; init; } = 16384;
 
     /// <summary>Validation examples.</summary>
     public int ValidationExamples { get; init; } = 256;
@@ -15,7 +15,20 @@ public sealed record SyntheticRaceOptions
     public int FactsPerArticle { get; init; } = 2;
 
     /// <summary>Sentences without names or towns added to each article (they make the prompt long, as in RACE).</summary>
-    public int FillerSentences { get; init; } = 6;
+    public int FillerSentences { get; init; }
+
+    /// <summary>
+    /// True: the wrong options start with the other people's towns from the article, so the answer needs the name
+    /// in the question (harder). False: the wrong options are towns the article does not mention, so the answer is
+    /// the option the article talks about.
+    /// </summary>
+    public bool ArticleDistractors { get; init; } = true;
+
+    /// <summary>How many towns the world has (4 to 16): the options are drawn from the first this many of <see cref="SyntheticRaceGenerator.Towns"/>.</summary>
+    public int TownCount { get; init; } = 4;
+
+    /// <summary>True: options in random order. False: options in the order of the town list (with 4 towns the option list is always the same).</summary>
+    public bool ShuffleOptions { get; init; }
 
     /// <summary>Seed of the generator (the validation set uses a different stream).</summary>
     public int Seed { get; init; } = 1234;
@@ -26,6 +39,9 @@ public sealed record SyntheticRaceOptions
         if (TrainExamples < 1) throw new ArgumentOutOfRangeException(nameof(TrainExamples), TrainExamples, "Must be at least 1.");
         if (ValidationExamples < 1) throw new ArgumentOutOfRangeException(nameof(ValidationExamples), ValidationExamples, "Must be at least 1.");
         if (FactsPerArticle is < 1 or > 4) throw new ArgumentOutOfRangeException(nameof(FactsPerArticle), FactsPerArticle, "Must be 1 to 4.");
+        if (TownCount is < 4 or > 16) throw new ArgumentOutOfRangeException(nameof(TownCount), TownCount, "Must be 4 to 16.");
+        if (TownCount < (ArticleDistractors ? Math.Max(4, FactsPerArticle) : FactsPerArticle + 3))
+            throw new ArgumentOutOfRangeException(nameof(TownCount), TownCount, "Too few towns for the facts and three wrong options.");
         if (FillerSentences < 0) throw new ArgumentOutOfRangeException(nameof(FillerSentences), FillerSentences, "Must be >= 0.");
         return this;
     }
@@ -33,9 +49,11 @@ public sealed record SyntheticRaceOptions
 
 /// <summary>
 /// Generates a reading-comprehension set in RACE's shape: an article of facts about people (where each lives, what
-/// each likes) mixed with filler sentences, the question "Where does NAME live ?", four town options and the
-/// letter of the right one. Every word is in the shipped vocabulary (assets/vocab.txt). The wrong options are the
-/// towns of the other people in the article first, then random towns, so the answer needs the article.
+/// each likes), optionally mixed with filler sentences, the question "Where does NAME live ?", four town options and the
+/// letter of the right one. Every word is in the shipped vocabulary (assets/vocab.txt). The wrong options are towns
+/// the article does not mention or (with <see cref="SyntheticRaceOptions.ArticleDistractors"/>, the default) the other
+/// people's towns first, so the answer needs the article and the name. By default the world has four towns listed
+/// in a fixed order, so the task is "who lives where" rather than matching option texts.
 /// </summary>
 public static class SyntheticRaceGenerator
 {
@@ -74,7 +92,8 @@ public static class SyntheticRaceGenerator
         for (int n = 0; n < count; n++)
         {
             string[] names = Pick(Names, options.FactsPerArticle, random);
-            string[] towns = Pick(Towns, Math.Max(4, options.FactsPerArticle), random);
+            var pool = Towns.Take(options.TownCount).ToList();
+            string[] towns = Pick(pool, options.ArticleDistractors ? Math.Max(4, options.FactsPerArticle) : options.FactsPerArticle + 3, random);
             string[] things = Pick(Things, options.FactsPerArticle, random);
             var sentences = new List<string>();
             for (int i = 0; i < options.FactsPerArticle; i++)
@@ -82,10 +101,15 @@ public static class SyntheticRaceGenerator
             foreach (string filler in Pick(Fillers, Math.Min(options.FillerSentences, Fillers.Count), random))
                 sentences.Insert(random.Next(sentences.Count + 1), filler);
             int asked = random.Next(options.FactsPerArticle);
-            // Options: the right town, the other people's towns, then towns not in the article; in random order.
+            // Options: the right town and three wrong ones (the other people's towns first with ArticleDistractors,
+            // otherwise towns the article does not mention), in random order.
             var choices = new List<string> { towns[asked] };
-            choices.AddRange(towns.Where((_, i) => i != asked).Take(3));
-            Shuffle(choices, random);
+            var wrong = options.ArticleDistractors
+                ? towns.Where((_, i) => i != asked)
+                : towns.Skip(options.FactsPerArticle);
+            choices.AddRange(wrong.Take(3));
+            if (options.ShuffleOptions) Shuffle(choices, random);
+            else choices.Sort((a, b) => pool.IndexOf(a).CompareTo(pool.IndexOf(b)));
             int answer = choices.IndexOf(towns[asked]);
             examples.Add(new RaceExample($"{prefix}-{n}", string.Join(' ', sentences), $"Where does {names[asked]} live ?",
                 choices, RaceExample.Letters[answer]));
