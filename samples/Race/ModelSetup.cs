@@ -96,20 +96,37 @@ public sealed class ModelSetup
     private static ModelSetup Checkpoint(RaceExperimentOptions options, Device device, ILogger logger)
     {
         string dir = options.ModelDirectory!;
+        if (!File.Exists(Path.Combine(dir, "config.json")))
+            throw new ArgumentException($"--model {dir}: no config.json (expected an HF Llama checkpoint folder).");
         string tokenizerPath = Path.Combine(dir, "tokenizer.model");
-        if (!File.Exists(tokenizerPath))
-            throw new ArgumentException($"--model {dir}: no tokenizer.model (a Llama-2 SentencePiece or Llama-3 tiktoken file) in the folder.");
+        string vocabularyPath = Path.Combine(dir, "vocab.txt");
         ChatTokenizer tokenizer;
-        try
+        if (File.Exists(tokenizerPath))
         {
-            tokenizer = ChatTokenizer.LoadSentencePiece(tokenizerPath);
+            try
+            {
+                tokenizer = ChatTokenizer.LoadSentencePiece(tokenizerPath);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                logger.LogInformation("{Path} is not SentencePiece ({Message}); reading it as a Llama-3 tiktoken file", tokenizerPath, e.Message);
+                tokenizer = ChatTokenizer.LoadLlama3(tokenizerPath);
+            }
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        else if (File.Exists(vocabularyPath))
         {
-            logger.LogInformation("{Path} is not SentencePiece ({Message}); reading it as a Llama-3 tiktoken file", tokenizerPath, e.Message);
-            tokenizer = ChatTokenizer.LoadLlama3(tokenizerPath);
+            tokenizer = WordLevelTokenizer.Load(vocabularyPath);   // a checkpoint of the small word-level model
         }
-        string templateName = options.ChatTemplate ?? (tokenizer.Kind == TokenizerKind.SentencePiece ? "llama-2" : "llama-3");
+        else
+        {
+            throw new ArgumentException($"--model {dir}: no tokenizer.model (Llama-2 SentencePiece or Llama-3 tiktoken) or word-level vocab.txt in the folder.");
+        }
+        string templateName = options.ChatTemplate ?? tokenizer.Kind switch
+        {
+            TokenizerKind.SentencePiece => "llama-2",
+            TokenizerKind.Tiktoken => "llama-3",
+            _ => "chatml",
+        };
         ChatTemplate template = ChatTemplate.Create(templateName, tokenizer);
         var lora = new LoraConfig { R = options.LoraRank, Alpha = 2.0 * options.LoraRank, Dropout = 0.05, TargetModules = ["q_proj", "k_proj", "v_proj", "o_proj"] }.Validate();
         LlamaConfig config = LlamaConfig.Load(Path.Combine(dir, "config.json"));

@@ -31,7 +31,7 @@ public sealed record RaceExperimentOptions
     public long? MaxSteps { get; init; }
 
     /// <summary>Steps per run of the embedded demonstration (the command line's default for --max-steps without --data).</summary>
-    public const long SyntheticSteps = 1000;
+    public const long SyntheticSteps = 700;
 
     /// <summary>Sequences per optimizer step.</summary>
     public int BatchSize { get; init; } = 32;

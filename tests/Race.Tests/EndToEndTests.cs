@@ -2,6 +2,9 @@ using System.Globalization;
 using PromptLossWeight.Data.Race;
 using PromptLossWeight.Metrics;
 using PromptLossWeight.Samples.Race;
+using PromptLossWeight.IO;
+using PromptLossWeight.Llama.Checkpoints;
+using PromptLossWeight.Llama.Model;
 using PromptLossWeight.Samples.Race.Synthetic;
 
 namespace Race.Tests;
@@ -62,5 +65,33 @@ public sealed class EndToEndTests : IDisposable
 
         result.Summaries.Should().ContainSingle().Which.BestCompletionLoss.Value.Should().BeGreaterThan(0);
         File.ReadAllLines(Path.Combine(output, "vocab.txt")).Should().Contain(["[PAD]", "[UNK]", "<|im_end|>", "lives", "Article"]);
+    }
+
+    [Fact]
+    public void A_checkpoint_folder_is_fine_tuned_with_lora_adapters_only()
+    {
+        string checkpoint = _dir.File("tiny-llama");
+        var tokenizer = WordLevelTokenizer.Load();
+        var config = new LlamaConfig
+        {
+            HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 1, NumAttentionHeads = 2, NumKeyValueHeads = 2,
+            VocabSize = tokenizer.VocabSize, MaxPositionEmbeddings = 256, TieWordEmbeddings = true,
+        };
+        using (var model = new LlamaForCausalLM(config).InitializeWeights(3))
+            LlamaCheckpoint.Save(model, checkpoint);
+        File.Copy(WordLevelTokenizer.DefaultVocabularyPath, Path.Combine(checkpoint, "vocab.txt"));
+        var before = SafeTensors.Load(Path.Combine(checkpoint, LlamaCheckpoint.SingleFileName));
+        string output = _dir.File("out");
+
+        var result = new RaceExperiment(Tiny(output) with { ModelDirectory = checkpoint, PromptLossWeights = [0.1], LoraRank = 2, LearningRate = 1e-2 })
+            .Run(new SilentProgress());
+
+        result.Summaries.Should().ContainSingle();
+        var after = SafeTensors.Load(Path.Combine(checkpoint, LlamaCheckpoint.SingleFileName));
+        after.Keys.Should().BeEquivalentTo(before.Keys);
+        foreach (string name in before.Keys)
+            after[name].allclose(before[name], rtol: 0, atol: 0).Should().BeTrue($"the base checkpoint's {name} is never written");
+        string saved = Directory.GetFiles(Path.Combine(output, "runs", "plw_0.1"), "model.safetensors", SearchOption.AllDirectories).First();
+        SafeTensors.Load(saved).Keys.Should().NotBeEmpty().And.OnlyContain(k => k.Contains("lora_"), "only the LoRA adapters are trainable");
     }
 }
