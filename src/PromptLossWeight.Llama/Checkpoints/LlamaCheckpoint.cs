@@ -34,7 +34,7 @@ public static class LlamaCheckpoint
     public static LlamaForCausalLM Load(string directory, Device? device = null, ScalarType? dtype = null, ILogger? logger = null)
     {
         LlamaConfig config = LlamaConfig.Load(directory);
-        var model = new LlamaForCausalLM(config, device, dtype);
+        var model = new LlamaForCausalLM(config, device, dtype, initialize: false);
         try
         {
             LoadWeights(model, directory, logger);

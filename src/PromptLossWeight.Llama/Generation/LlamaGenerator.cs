@@ -13,41 +13,94 @@ public static class LlamaGenerator
     /// Continues <paramref name="prompt"/> and returns the new token ids (including the stop token when one was produced).
     /// The model runs in evaluation mode (no dropout) and without gradients; its training flag is restored afterwards.
     /// </summary>
-    public static long[] Generate(LlamaForCausalLM model, IReadOnlyList<long> prompt, GenerationOptions? options = null)
+    public static long[] Generate(LlamaForCausalLM model, IReadOnlyList<long> prompt, GenerationOptions? options = null) =>
+        Generate(model, [prompt], options)[0];
+
+    /// <summary>
+    /// Continues several prompts at once. They are left-padded to a common length (padding is masked out and positions
+    /// start at 0 on each prompt's first real token), so every row gets the tokens it would get alone. Each row stops at
+    /// its own stop token; the batch stops when every row has stopped or <see cref="GenerationOptions.MaxNewTokens"/> is reached.
+    /// </summary>
+    public static long[][] Generate(LlamaForCausalLM model, IReadOnlyList<IReadOnlyList<long>> prompts, GenerationOptions? options = null)
     {
         options = (options ?? new GenerationOptions()).Validate();
-        if (prompt.Count == 0) throw new ArgumentException("The prompt must contain at least one token (e.g. BOS).", nameof(prompt));
-        foreach (long id in prompt)
-            if (id < 0 || id >= model.Config.VocabSize)
-                throw new ArgumentException($"Prompt token {id} is outside the vocabulary [0, {model.Config.VocabSize}).", nameof(prompt));
+        if (prompts.Count == 0) throw new ArgumentException("Give at least one prompt.", nameof(prompts));
+        for (int row = 0; row < prompts.Count; row++)
+        {
+            if (prompts[row].Count == 0) throw new ArgumentException($"Prompt {row} is empty; it must contain at least one token (e.g. BOS).", nameof(prompts));
+            foreach (long id in prompts[row])
+                if (id < 0 || id >= model.Config.VocabSize)
+                    throw new ArgumentException($"Prompt {row} has token {id}, outside the vocabulary [0, {model.Config.VocabSize}).", nameof(prompts));
+        }
         var eos = new HashSet<long>(options.EosTokenIds ?? model.Config.EosTokenIds);
         var generator = new Generator(options.Seed is long s ? (ulong)s : (ulong)Random.Shared.NextInt64());
 
+        int batch = prompts.Count, width = prompts.Max(p => p.Count);
+        var ids = new long[batch * width];
+        var mask = new long[batch * width];
+        var positions = new long[batch * width];
+        for (int row = 0; row < batch; row++)
+        {
+            int pad = width - prompts[row].Count;
+            for (int j = 0; j < width; j++)
+            {
+                bool real = j >= pad;
+                ids[row * width + j] = real ? prompts[row][j - pad] : 0;
+                mask[row * width + j] = real ? 1 : 0;
+                positions[row * width + j] = real ? j - pad : 0;
+            }
+        }
+
+        var outputs = Enumerable.Range(0, batch).Select(_ => new List<long>()).ToArray();
+        var finished = new bool[batch];
         bool wasTraining = model.training;
         model.eval();
-        var output = new List<long>();
         try
         {
             using var noGrad = no_grad();
             using KvCache cache = model.NewCache();
-            long[] next = [.. prompt];
-            while (output.Count < options.MaxNewTokens)
+            Device device = model.Device;
+            Tensor maskSoFar = tensor(mask, [batch, width], device: device);                 // [B, T]
+            Tensor step = tensor(ids, [batch, width], device: device);                        // [B, n]
+            Tensor stepPositions = tensor(positions, [batch, width], device: device);         // [B, n]
+            long[] nextPosition = Enumerable.Range(0, batch).Select(r => (long)prompts[r].Count).ToArray();
+            for (int produced = 0; produced < options.MaxNewTokens; produced++)
             {
-                using var scope = NewDisposeScope();
-                Tensor ids = tensor(next, [1, next.Length], device: model.Device);   // [1, n]
-                Tensor logits = model.Logits(ids, null, null, cache);             // [1, n, V]
-                Tensor last = logits[0, -1].to(ScalarType.Float32).cpu();           // [V]
-                long token = Pick(last, options, generator);
-                output.Add(token);
-                if (eos.Contains(token)) break;
-                next = [token];
+                long[] next = new long[batch];
+                using (var scope = NewDisposeScope())
+                {
+                    Tensor logits = model.Logits(step, maskSoFar, stepPositions, cache);      // [B, n, V]
+                    Tensor last = logits.select(1, -1).to(ScalarType.Float32).cpu();         // [B, V]
+                    for (int row = 0; row < batch; row++)
+                    {
+                        if (finished[row]) continue;
+                        long token = Pick(last[row], options, generator);
+                        outputs[row].Add(token);
+                        finished[row] = eos.Contains(token);
+                        next[row] = token;
+                    }
+                }
+                step.Dispose();
+                stepPositions.Dispose();
+                if (finished.All(f => f) || produced + 1 == options.MaxNewTokens)
+                {
+                    maskSoFar.Dispose();
+                    break;
+                }
+                step = tensor(next, [batch, 1], device: device);                              // [B, 1]
+                stepPositions = tensor(nextPosition.ToArray(), [batch, 1], device: device);   // [B, 1]
+                for (int row = 0; row < batch; row++) nextPosition[row]++;
+                using Tensor one = ones(batch, 1, dtype: ScalarType.Int64, device: device);
+                Tensor grown = cat([maskSoFar, one], dim: 1);                                  // [B, T + 1]
+                maskSoFar.Dispose();
+                maskSoFar = grown;
             }
         }
         finally
         {
             model.train(wasTraining);
         }
-        return [.. output];
+        return outputs.Select(o => o.ToArray()).ToArray();
     }
 
     /// <summary>

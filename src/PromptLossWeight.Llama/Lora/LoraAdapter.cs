@@ -65,7 +65,7 @@ public sealed class LoraAdapter
                 foreach (var (name, projection) in owner.Projections)
                 {
                     if (!config.TargetModules.Contains(name)) continue;
-                    if (projection is not Linear linear)
+                    if (projection is not Projection linear)
                         throw new InvalidOperationException($"model.layers.{i}.{prefix}.{name} is already wrapped ({projection.GetType().Name}); inject LoRA only once.");
                     var lora = new LoraLinear(linear, config.R, config.Alpha, config.Dropout, generator);
                     owner.SetProjection(name, lora);

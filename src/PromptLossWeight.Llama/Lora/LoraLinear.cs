@@ -1,3 +1,4 @@
+using PromptLossWeight.Llama.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -12,20 +13,19 @@ namespace PromptLossWeight.Llama.Lora;
 public sealed class LoraLinear : nn.Module<Tensor, Tensor>
 {
 #pragma warning disable IDE1006 // field names are PEFT's module names
-    private readonly Linear base_layer; // in → out, frozen
+    private readonly Projection base_layer; // in → out, frozen
     private readonly Linear lora_A;     // in → r
     private readonly Linear lora_B;     // r → out
 #pragma warning restore IDE1006
     private readonly Dropout? _dropout;
 
     /// <summary>
-    /// Wraps <paramref name="baseLayer"/> (a bias-free linear layer). A is initialised like a default linear layer
+    /// Wraps <paramref name="baseLayer"/>. A is initialised like a default linear layer
     /// (uniform in ±1/√in, drawn from <paramref name="generator"/>), B with zeros, so the wrapped layer starts identical.
     /// </summary>
-    public LoraLinear(Linear baseLayer, int r, double alpha, double dropout, Generator generator) : base(nameof(LoraLinear))
+    public LoraLinear(Projection baseLayer, int r, double alpha, double dropout, Generator generator) : base(nameof(LoraLinear))
     {
-        Tensor w = baseLayer.weight ?? throw new ArgumentException("The base layer has no weight.", nameof(baseLayer));
-        if (baseLayer.bias is not null) throw new ArgumentException("LoRA wraps bias-free projections only.", nameof(baseLayer));
+        Tensor w = baseLayer.Weight;
         long outFeatures = w.shape[0], inFeatures = w.shape[1];
         Scaling = alpha / r;
         base_layer = baseLayer;
@@ -49,7 +49,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public bool IsMerged { get; private set; }
 
     /// <summary>The wrapped layer.</summary>
-    public Linear BaseLayer => base_layer;
+    public Projection BaseLayer => base_layer;
 
     /// <summary>A [r, in].</summary>
     public Parameter LoraA => lora_A.weight!;
@@ -88,7 +88,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        Tensor weight = base_layer.weight!;
+        Tensor weight = base_layer.Weight;
         Tensor delta = LoraB.to(ScalarType.Float32).matmul(LoraA.to(ScalarType.Float32)) * (sign * Scaling); // [out, in] fp32
         weight.copy_((weight.to(ScalarType.Float32) + delta).to(weight.dtype));
     }

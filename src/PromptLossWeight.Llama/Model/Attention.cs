@@ -25,10 +25,10 @@ public sealed class Attention : nn.Module, IProjectionOwner
         _headDim = config.HeadDim;
         _layer = layer;
         long d = config.HiddenSize;
-        q_proj = nn.Linear(d, _heads * _headDim, hasBias: false, device: device, dtype: dtype);
-        k_proj = nn.Linear(d, _kvHeads * _headDim, hasBias: false, device: device, dtype: dtype);
-        v_proj = nn.Linear(d, _kvHeads * _headDim, hasBias: false, device: device, dtype: dtype);
-        o_proj = nn.Linear(_heads * _headDim, d, hasBias: false, device: device, dtype: dtype);
+        q_proj = new Projection(d, _heads * _headDim, dtype, device);
+        k_proj = new Projection(d, _kvHeads * _headDim, dtype, device);
+        v_proj = new Projection(d, _kvHeads * _headDim, dtype, device);
+        o_proj = new Projection(_heads * _headDim, d, dtype, device);
         RegisterComponents();
     }
 

@@ -15,16 +15,18 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, IHiddenStateLa
 {
 #pragma warning disable IDE1006 // field names are the Hugging Face module names
     private readonly LlamaModel model;
-    private readonly Linear? lm_head; // D → V; null when tied to the embedding
+    private readonly Projection? lm_head; // D → V; null when tied to the embedding
 #pragma warning restore IDE1006
 
     /// <summary>
-    /// Creates a model with freshly initialised weights (load a checkpoint with <c>LlamaCheckpoint.Load</c>).
+    /// Creates a model with freshly initialised weights (N(0, 0.02²), norms 1, seed 0), or with uninitialised memory
+    /// when <paramref name="initialize"/> is false (for loading a checkpoint, as <c>LlamaCheckpoint.Load</c> does).
     /// </summary>
     /// <param name="config">The architecture.</param>
     /// <param name="device">Where the weights live; null picks CUDA when available, else the CPU.</param>
     /// <param name="dtype">Float32, BFloat16 or Float16; null uses the config's <c>torch_dtype</c>.</param>
-    public LlamaForCausalLM(LlamaConfig config, Device? device = null, ScalarType? dtype = null) : base(nameof(LlamaForCausalLM))
+    /// <param name="initialize">False leaves the weights uninitialised, to be overwritten by a checkpoint.</param>
+    public LlamaForCausalLM(LlamaConfig config, Device? device = null, ScalarType? dtype = null, bool initialize = true) : base(nameof(LlamaForCausalLM))
     {
         Config = config.Validate();
         Device target = device ?? TorchRuntime.DefaultDevice();
@@ -35,9 +37,10 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, IHiddenStateLa
         register_module(nameof(model), model);
         if (!config.TieWordEmbeddings)
         {
-            lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: target, dtype: type);
+            lm_head = new Projection(config.HiddenSize, config.VocabSize, type, target);
             register_module(nameof(lm_head), lm_head);
         }
+        if (initialize) InitializeWeights(seed: 0);
     }
 
     /// <summary>The architecture.</summary>
@@ -56,7 +59,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, IHiddenStateLa
     public nn.Module Module => this;
 
     /// <inheritdoc />
-    public Tensor OutputWeight => lm_head?.weight ?? model.EmbedTokens.Weight;
+    public Tensor OutputWeight => lm_head?.Weight ?? model.EmbedTokens.Weight;
 
     /// <summary>Fills every weight with N(0, <paramref name="std"/>²) and the norms with 1, reproducibly from <paramref name="seed"/>.</summary>
     public LlamaForCausalLM InitializeWeights(long seed, double std = 0.02)

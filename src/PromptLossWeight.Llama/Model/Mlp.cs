@@ -16,9 +16,9 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>, IProjectionOwner
     public Mlp(LlamaConfig config, ScalarType dtype, Device device) : base(nameof(Mlp))
     {
         long d = config.HiddenSize, inner = config.IntermediateSize;
-        gate_proj = nn.Linear(d, inner, hasBias: false, device: device, dtype: dtype);
-        up_proj = nn.Linear(d, inner, hasBias: false, device: device, dtype: dtype);
-        down_proj = nn.Linear(inner, d, hasBias: false, device: device, dtype: dtype);
+        gate_proj = new Projection(d, inner, dtype, device);
+        up_proj = new Projection(d, inner, dtype, device);
+        down_proj = new Projection(inner, d, dtype, device);
         RegisterComponents();
     }
 

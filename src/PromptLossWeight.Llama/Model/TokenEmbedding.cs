@@ -14,10 +14,10 @@ public sealed class TokenEmbedding : nn.Module<Tensor, Tensor>
     private readonly Parameter weight; // [V, D]
 #pragma warning restore IDE1006
 
-    /// <summary>Creates a [<paramref name="vocabSize"/>, <paramref name="dim"/>] table filled with N(0, 1).</summary>
+    /// <summary>Allocates an uninitialised [<paramref name="vocabSize"/>, <paramref name="dim"/>] table.</summary>
     public TokenEmbedding(long vocabSize, long dim, ScalarType dtype, Device device) : base(nameof(TokenEmbedding))
     {
-        weight = new Parameter(randn(vocabSize, dim, dtype: dtype, device: device));
+        weight = new Parameter(empty(vocabSize, dim, dtype: dtype, device: device));
         RegisterComponents();
     }
 

@@ -6,7 +6,7 @@ namespace PromptLossWeight.Llama.Tokenizers;
 public sealed partial class ChatTokenizer
 {
     /// <summary>
-    /// Loads a SentencePiece <c>tokenizer.model</c> (Llama 2) through Microsoft.ML.Tokenizers. Control pieces
+    /// Loads a SentencePiece BPE <c>tokenizer.model</c> (Llama 2) through Microsoft.ML.Tokenizers. Control pieces
     /// (&lt;s&gt;, &lt;/s&gt;) become the special tokens, BOS/EOS come from the model's trainer spec.
     /// Throws <see cref="FileNotFoundException"/> or <see cref="InvalidDataException"/> naming the file.
     /// </summary>
@@ -21,9 +21,7 @@ public sealed partial class ChatTokenizer
         try
         {
             using var stream = new MemoryStream(model.WithUnreachableReservedPieces());
-            tokenizer = model.ModelType == 2
-                ? LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false)
-                : SentencePieceTokenizer.Create(stream, false, false);
+            tokenizer = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -44,7 +42,8 @@ public sealed partial class ChatTokenizer
                 special[name] = id;
         }
         return new ChatTokenizer(tokenizer, TokenizerKind.SentencePiece, source, special, bos, eos,
-            model.Pieces.Count, model.UnkId, model.Pieces.Select(p => p.Piece).ToArray());
+            model.Pieces.Count, model.UnkId, model.Pieces.Select(p => p.Piece).ToArray(),
+            model.Pieces.Select(p => p.Type == PieceType.Byte ? SentencePieceModel.ByteValue(p.Piece) : -1).ToArray());
     }
 
     /// <summary>

@@ -27,12 +27,14 @@ public sealed partial class ChatTokenizer
     private readonly HashSet<long> _forbidden;
     private readonly string[] _specialByLength;
     private readonly string[]? _pieces;
+    private readonly int[]? _byteValues;
 
     private ChatTokenizer(
         Tokenizer tokenizer, TokenizerKind kind, string source, IReadOnlyDictionary<string, int> specialTokens,
-        string? bosToken, string? eosToken, int vocabSize, long? unknownId, string[]? pieces = null)
+        string? bosToken, string? eosToken, int vocabSize, long? unknownId, string[]? pieces = null, int[]? byteValues = null)
     {
         _pieces = pieces;
+        _byteValues = byteValues;
         _tokenizer = tokenizer;
         Kind = kind;
         Source = source;
@@ -85,6 +87,13 @@ public sealed partial class ChatTokenizer
 
     /// <summary>The special (control) tokens and their ids; text never encodes to these ids.</summary>
     public IReadOnlyDictionary<string, long> SpecialTokens => _special;
+
+    /// <summary>
+    /// A <see cref="PromptLossWeight.Masking.MaskBuilder"/> that encodes with <see cref="Encode"/> (so text never forges
+    /// special ids). For chat-template segments leave <c>BosId</c>/<c>EosId</c> unset: the templates insert them.
+    /// </summary>
+    public PromptLossWeight.Masking.MaskBuilder CreateMaskBuilder(PromptLossWeight.Masking.MaskBuilderOptions? options = null) =>
+        new(text => Encode(text), options);
 
     /// <summary>True when <paramref name="id"/> is a special token.</summary>
     public bool IsSpecial(long id) => _specialById.ContainsKey(id);
@@ -168,14 +177,31 @@ public sealed partial class ChatTokenizer
         {
             if (run.Count == 0)
                 return;
-            // SentencePiece drops the space of a leading '\u2581'; a continuation keeps it.
-            if (first && !atStart && _pieces is not null && _tokenizer is SentencePieceTokenizer { AddDummyPrefix: true }
-                && _pieces[run[0]].StartsWith('\u2581'))
-                text.Append(' ');
-            text.Append(_tokenizer.Decode(run));
+            text.Append(_pieces is null ? _tokenizer.Decode(run) : DecodePieces(run, stripDummyPrefix: !(first && !atStart)));
             run.Clear();
             first = false;
         }
+    }
+
+    /// <summary>
+    /// SentencePiece decoding from the model's own pieces: byte pieces become bytes, '\u2581' becomes a space, and
+    /// the dummy-prefix space of a leading '\u2581' piece is dropped when asked (as SentencePiece does at the start).
+    /// </summary>
+    private string DecodePieces(List<int> ids, bool stripDummyPrefix)
+    {
+        var bytes = new List<byte>();
+        foreach (int id in ids)
+        {
+            string piece = _pieces![id];
+            int value = _byteValues![id];
+            if (value >= 0)
+                bytes.Add((byte)value);
+            else
+                bytes.AddRange(System.Text.Encoding.UTF8.GetBytes(piece.Replace('\u2581', ' ')));
+        }
+        string text = System.Text.Encoding.UTF8.GetString(bytes.ToArray());
+        bool addsDummyPrefix = _tokenizer is SentencePieceTokenizer { AddDummyPrefix: true };
+        return stripDummyPrefix && addsDummyPrefix && _pieces![ids[0]].StartsWith('\u2581') ? text[1..] : text;
     }
 
     private (int Index, string? Token) NextSpecialText(string text, int from)

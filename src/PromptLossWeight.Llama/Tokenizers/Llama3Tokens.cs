@@ -32,7 +32,7 @@ public static class Llama3Tokens
     /// The 256 special tokens with their ids, the first at <paramref name="firstId"/> (the number of BPE ranks):
     /// begin/end of text, headers and end of turn at their Llama-3 positions, the rest
     /// <c>&lt;|reserved_special_token_N|&gt;</c>. (Llama-3.1 renames some reserved slots; a folder's
-    /// tokenizer_config.json overrides the names, see <c>TokenizerLoader</c>.)
+    /// tokenizer_config.json overrides the names, see <see cref="TokenizerLoader"/>.)
     /// </summary>
     public static Dictionary<string, int> SpecialTokens(int firstId)
     {

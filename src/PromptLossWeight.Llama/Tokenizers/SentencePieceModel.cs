@@ -142,19 +142,28 @@ internal sealed class SentencePieceModel
     {
         if (Pieces.Count == 0)
             throw new InvalidDataException($"{Source}: not a SentencePiece model (no vocabulary pieces found).");
-        if (ModelType is not (1 or 2))
+        if (ModelType != 2)
             throw new InvalidDataException(
-                $"{Source}: SentencePiece model_type {ModelType} is not supported (only unigram = 1 and BPE = 2 are).");
+                $"{Source}: SentencePiece model_type {ModelType} is not supported; only BPE (2), the type of the Llama tokenizers, is.");
         var seen = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < Pieces.Count; i++)
         {
             if (!seen.TryAdd(Pieces[i].Piece, i))
                 throw new InvalidDataException($"{Source}: piece '{Pieces[i].Piece}' appears twice (ids {seen[Pieces[i].Piece]} and {i}).");
+            if (Pieces[i].Type == PieceType.Byte && ByteValue(Pieces[i].Piece) < 0)
+                throw new InvalidDataException($"{Source}: byte piece {i} is '{Pieces[i].Piece}', not of the form <0xNN>.");
         }
         CheckId(UnkId, "unk_id", mustExist: true);
         CheckId(BosId, "bos_id", mustExist: false);
         CheckId(EosId, "eos_id", mustExist: false);
     }
+
+    /// <summary>The byte a "&lt;0xNN&gt;" piece stands for, or -1.</summary>
+    public static int ByteValue(string piece) =>
+        piece.Length == 6 && piece.StartsWith("<0x", StringComparison.Ordinal) && piece[5] == '>'
+        && byte.TryParse(piece.AsSpan(3, 2), System.Globalization.NumberStyles.AllowHexSpecifier, null, out byte value)
+            ? value
+            : -1;
 
     private void CheckId(int id, string name, bool mustExist)
     {

@@ -23,8 +23,8 @@ namespace PromptLossWeight.Loss;
 /// </remarks>
 public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
 {
-    /// <summary>The default number of token rows projected at once (1024 rows × 32000 vocab ≈ 131 MB of fp32 logits).</summary>
-    public const int DefaultChunkSize = 1024;
+    /// <summary>The default number of token rows projected at once (256 rows × 32000 vocabulary ≈ 33 MB of fp32 logits).</summary>
+    public const int DefaultChunkSize = 256;
 
     /// <summary>Creates the loss with a given chunk size.</summary>
     /// <param name="chunkSize">Token rows projected onto the vocabulary at once; at least 1.</param>
@@ -93,7 +93,11 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
         bool gradEnabled = is_grad_enabled();
         bool needHidden = gradEnabled && hidden.requires_grad;
         bool needWeight = gradEnabled && outputWeight.requires_grad;
-        Tensor loss = LinearCrossEntropyFunction.apply(selection.Hidden, outputWeight, selection.Targets, scale, chunkSize, needHidden, needWeight);
+        // The head goes in through a view: its gradient then reaches the parameter through a C++ view node, and autograd
+        // can adopt that gradient as .grad instead of copying it (a gradient handed back from C# keeps an extra reference
+        // while autograd accumulates it, which would force a copy of the whole [V, D] gradient).
+        Tensor head = needWeight ? outputWeight.view(outputWeight.shape) : outputWeight;
+        Tensor loss = LinearCrossEntropyFunction.apply(selection.Hidden, head, selection.Targets, scale, chunkSize, needHidden, needWeight);
         return loss.MoveToOuterDisposeScope();
     }
 

@@ -54,6 +54,30 @@ public static class EvalReductions
     }
 
     /// <summary>
+    /// Per-sequence statistics from <see cref="TokenStatistics"/> (for example from
+    /// <see cref="ChunkedTokenStatistics.Compute"/>, which never builds [B, N, V] logits).
+    /// </summary>
+    /// <param name="batch">The batch the statistics were computed from.</param>
+    /// <param name="tokens">Per-token losses and hits, [B, N-1].</param>
+    /// <param name="answerTokenIds">The answer ids the restricted argmax was taken over (empty: no accuracy).</param>
+    public static Dictionary<string, Tensor> FromTokenStatistics(Batch batch, TokenStatistics tokens, IReadOnlyList<long> answerTokenIds)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(answerTokenIds);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        Tensor target = batch.Labels[.., 1..];                                                   // [B, N-1]
+        Tensor isAnswer = answerTokenIds.Count == 0 || tokens.AnswerCorrect is null
+            ? zeros_like(target, dtype: ScalarType.Bool)
+            : isin(target, tensor(answerTokenIds.ToArray(), device: target.device));
+        Tensor answerCorrect = tokens.AnswerCorrect is null ? isAnswer : tokens.AnswerCorrect & isAnswer;
+        var result = FromTokenStatistics(batch, tokens.Loss, tokens.Correct, answerCorrect, isAnswer);
+        foreach (Tensor t in result.Values) t.MoveToOuterDisposeScope();
+        return result;
+    }
+
+    /// <summary>
     /// Per-sequence statistics from per-token values that were already computed (for example by a chunked loss
     /// that never builds [B, N, V] logits). All inputs are [B, N-1] and aligned with the shifted labels
     /// (<c>labels[:, 1:]</c>); ignored labels are excluded here.

@@ -43,21 +43,42 @@ public static class Checkpoints
     public static IReadOnlyList<(long Step, string Path)> ListComplete(string outputDirectory, ILogger? logger = null)
     {
         var result = new List<(long, string)>();
-        if (!Directory.Exists(outputDirectory)) return result;
-        foreach (string dir in Directory.EnumerateDirectories(outputDirectory, Prefix + "*"))
+        foreach (var (step, dir) in Candidates(outputDirectory))
         {
-            string name = Path.GetFileName(dir);
-            if (!long.TryParse(name.AsSpan(Prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out long step)) continue;
             string? problem = Verify(dir);
             if (problem is null) result.Add((step, dir));
             else logger?.LogWarning("Ignoring checkpoint {Checkpoint}: {Problem}", dir, problem);
         }
-        return result.OrderBy(c => c.Item1).ToList();
+        return result;
     }
 
-    /// <summary>The newest complete checkpoint in <paramref name="outputDirectory"/>, or null.</summary>
-    public static string? Latest(string outputDirectory, ILogger? logger = null) =>
-        ListComplete(outputDirectory, logger).Select(c => c.Path).LastOrDefault();
+    /// <summary>
+    /// The newest complete checkpoint in <paramref name="outputDirectory"/>, or null. Folders are verified newest
+    /// first, so only the ones newer than the answer are hashed; each rejected one is logged as a warning.
+    /// </summary>
+    public static string? Latest(string outputDirectory, ILogger? logger = null)
+    {
+        foreach (var (_, dir) in Candidates(outputDirectory).Reverse())
+        {
+            string? problem = Verify(dir);
+            if (problem is null) return dir;
+            logger?.LogWarning("Ignoring checkpoint {Checkpoint}: {Problem}", dir, problem);
+        }
+        return null;
+    }
+
+    /// <summary>Every <c>checkpoint-{step}</c> folder, oldest first, without verifying it.</summary>
+    internal static IReadOnlyList<(long Step, string Path)> Candidates(string outputDirectory)
+    {
+        var result = new List<(long, string)>();
+        if (!Directory.Exists(outputDirectory)) return result;
+        foreach (string dir in Directory.EnumerateDirectories(outputDirectory, Prefix + "*"))
+        {
+            string name = Path.GetFileName(dir);
+            if (long.TryParse(name.AsSpan(Prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out long step)) result.Add((step, dir));
+        }
+        return result.OrderBy(c => c.Item1).ToList();
+    }
 
     /// <summary>
     /// Checks a checkpoint folder against its manifest. Returns null when it is complete and every SHA-256 matches,

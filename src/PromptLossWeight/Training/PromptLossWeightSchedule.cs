@@ -61,11 +61,14 @@ public sealed record ConstantPromptLossWeight : IPromptLossWeightSchedule
     public double ValueAt(long step, long totalSteps, IReadOnlyList<MetricRecord> history) => Value;
 }
 
-/// <summary>A PLW that moves linearly from <see cref="Start"/> to <see cref="End"/> over <see cref="Steps"/> steps.</summary>
-public sealed record LinearPromptLossWeight : IPromptLossWeightSchedule
+/// <summary>
+/// A PLW that moves from <see cref="Start"/> to <see cref="End"/> over <see cref="Steps"/> steps and then stays at
+/// <see cref="End"/>; subclasses give the shape of the ramp.
+/// </summary>
+public abstract record RampPromptLossWeight : IPromptLossWeightSchedule
 {
-    /// <summary>Creates the schedule; both weights finite and ≥ 0, <paramref name="steps"/> &gt; 0.</summary>
-    public LinearPromptLossWeight(double start, double end, long steps)
+    /// <summary>Creates the ramp; both weights finite and ≥ 0, <paramref name="steps"/> &gt; 0.</summary>
+    protected RampPromptLossWeight(double start, double end, long steps)
     {
         PromptLossWeightSchedule.CheckWeight(start, nameof(start));
         PromptLossWeightSchedule.CheckWeight(end, nameof(end));
@@ -83,38 +86,29 @@ public sealed record LinearPromptLossWeight : IPromptLossWeightSchedule
     public long Steps { get; }
 
     /// <inheritdoc />
-    public double ValueAt(long step, long totalSteps, IReadOnlyList<MetricRecord> history)
-    {
-        double t = Math.Clamp((double)step / Steps, 0, 1);
-        return Start + (End - Start) * t;
-    }
+    public double ValueAt(long step, long totalSteps, IReadOnlyList<MetricRecord> history) =>
+        Start + (End - Start) * Progress(Math.Clamp((double)step / Steps, 0, 1));
+
+    /// <summary>How far along the ramp the PLW is (0 to 1) at the fraction <paramref name="t"/> of its steps.</summary>
+    protected abstract double Progress(double t);
 }
 
-/// <summary>A PLW that moves from <see cref="Start"/> to <see cref="End"/> along half a cosine over <see cref="Steps"/> steps.</summary>
-public sealed record CosinePromptLossWeight : IPromptLossWeightSchedule
+/// <summary>A PLW that moves linearly from <c>Start</c> to <c>End</c> over <c>Steps</c> steps.</summary>
+public sealed record LinearPromptLossWeight : RampPromptLossWeight
 {
     /// <summary>Creates the schedule; both weights finite and ≥ 0, <paramref name="steps"/> &gt; 0.</summary>
-    public CosinePromptLossWeight(double start, double end, long steps)
-    {
-        PromptLossWeightSchedule.CheckWeight(start, nameof(start));
-        PromptLossWeightSchedule.CheckWeight(end, nameof(end));
-        PromptLossWeightSchedule.CheckSteps(steps);
-        (Start, End, Steps) = (start, end, steps);
-    }
-
-    /// <summary>PLW at step 0.</summary>
-    public double Start { get; }
-
-    /// <summary>PLW from step <see cref="Steps"/> on.</summary>
-    public double End { get; }
-
-    /// <summary>Length of the ramp.</summary>
-    public long Steps { get; }
+    public LinearPromptLossWeight(double start, double end, long steps) : base(start, end, steps) { }
 
     /// <inheritdoc />
-    public double ValueAt(long step, long totalSteps, IReadOnlyList<MetricRecord> history)
-    {
-        double t = Math.Clamp((double)step / Steps, 0, 1);
-        return End + (Start - End) * 0.5 * (1 + Math.Cos(Math.PI * t));
-    }
+    protected override double Progress(double t) => t;
+}
+
+/// <summary>A PLW that moves from <c>Start</c> to <c>End</c> along half a cosine over <c>Steps</c> steps.</summary>
+public sealed record CosinePromptLossWeight : RampPromptLossWeight
+{
+    /// <summary>Creates the schedule; both weights finite and ≥ 0, <paramref name="steps"/> &gt; 0.</summary>
+    public CosinePromptLossWeight(double start, double end, long steps) : base(start, end, steps) { }
+
+    /// <inheritdoc />
+    protected override double Progress(double t) => 0.5 * (1 - Math.Cos(Math.PI * t));
 }

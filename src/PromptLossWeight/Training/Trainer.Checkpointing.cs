@@ -9,6 +9,8 @@ namespace PromptLossWeight.Training;
 
 public partial class Trainer
 {
+    private string? _lastCheckpoint;
+
     private void PrepareOutputDirectory()
     {
         string dir = Options.OutputDirectory;
@@ -123,6 +125,7 @@ public partial class Trainer
             File.WriteAllText(Path.Combine(temp, Checkpoints.StateFileName), JsonSerializer.Serialize(_state, TrainerState.Json));
         });
         Logger.LogInformation("Saved checkpoint {Path}.", path);
+        _lastCheckpoint = path;
         return path;
     }
 
@@ -144,13 +147,17 @@ public partial class Trainer
         }
     }
 
+    /// <summary>
+    /// Deletes checkpoints beyond the last <c>SaveTotalLimit</c> (by step), never the best one. Works from folder
+    /// names only (no hashing), so it stays cheap for large checkpoints.
+    /// </summary>
     private void ApplyRetention()
     {
         if (Options.SaveTotalLimit is not int keep) return;
-        var complete = Checkpoints.ListComplete(Options.OutputDirectory, Logger);
-        var kept = complete.Skip(Math.Max(0, complete.Count - keep)).Select(c => c.Step).ToHashSet();
+        var all = Checkpoints.Candidates(Options.OutputDirectory);
+        var kept = all.Skip(Math.Max(0, all.Count - keep)).Select(c => c.Step).ToHashSet();
         if (_state.BestStep is long best) kept.Add(best);
-        foreach (var (step, path) in complete.Where(c => !kept.Contains(c.Step)))
+        foreach (var (_, path) in all.Where(c => !kept.Contains(c.Step)))
         {
             Logger.LogDebug("Removing checkpoint {Path} (SaveTotalLimit = {Keep}).", path, keep);
             Directory.Delete(path, recursive: true);

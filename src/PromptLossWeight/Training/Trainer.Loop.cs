@@ -94,10 +94,10 @@ public partial class Trainer
         Logger.LogInformation("Training ended at step {Step}: {Reason}.", _state.Step, stopReason);
         UpdateContext(context, context.StepLoss, context.StepSkipped);
         foreach (TrainerCallback c in Callbacks) c.OnTrainEnd(context);
-        var complete = Checkpoints.ListComplete(Options.OutputDirectory, Logger);
-        string? best = _state.BestStep is long bestStep ? complete.Where(c => c.Step == bestStep).Select(c => c.Path).FirstOrDefault() : null;
-        return new TrainResult(_history.ToList(), best, _state.BestMetric, _state.Step, _state.SkippedSteps, stopReason,
-            complete.Select(c => c.Path).LastOrDefault());
+        string? best = _state.BestStep is long bestStep ? Path.Combine(Options.OutputDirectory, Checkpoints.FolderName(bestStep)) : null;
+        if (best is not null && !Directory.Exists(best)) best = null;
+        string? last = _lastCheckpoint ?? Checkpoints.Candidates(Options.OutputDirectory).Select(c => c.Path).LastOrDefault();
+        return new TrainResult(_history.ToList(), best, _state.BestMetric, _state.Step, _state.SkippedSteps, stopReason, last);
     }
 
     private double Epoch => _stepsPerEpoch > 0 ? (double)_state.Step / _stepsPerEpoch : 0;
@@ -153,7 +153,7 @@ public partial class Trainer
         if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
         {
             _optimizer!.zero_grad();
-            return (double.IsFinite(loss) ? double.NaN : loss, true);
+            return (loss, true); // a finite loss here means the gradient was not finite
         }
         using (no_grad())
         {

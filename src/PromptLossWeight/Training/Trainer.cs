@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PromptLossWeight.Data;
+using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
 using PromptLossWeight.Metrics;
 using PromptLossWeight.Models;
@@ -26,7 +27,7 @@ namespace PromptLossWeight.Training;
 /// </list>
 /// <para>Callbacks (<see cref="Callbacks"/>) observe the run and can stop it without subclassing.</para>
 /// </remarks>
-public partial class Trainer
+public partial class Trainer : IDisposable
 {
     private readonly List<(string Name, Parameter Parameter)> _trainable;
     private readonly List<MetricRecord> _history = [];
@@ -159,12 +160,20 @@ public partial class Trainer
 
     /// <summary>
     /// Per-sequence statistics ([B] tensors, left on the device) of one evaluation batch. Runs in eval mode under
-    /// <c>no_grad</c> inside a per-batch dispose scope. Default: the model's logits, then
-    /// <see cref="PreprocessLogitsForMetrics"/>. Override it to get the statistics without building [B, N, V]
-    /// logits (e.g. from hidden states, chunk by chunk, with <see cref="EvalReductions.FromTokenStatistics"/>).
+    /// <c>no_grad</c> inside a per-batch dispose scope. Default: when training with
+    /// <see cref="ChunkedWeightedCrossEntropy"/> and the model is an <see cref="IHiddenStateLanguageModel"/>, the
+    /// statistics come from hidden states chunk by chunk (<see cref="ChunkedTokenStatistics"/>; no [B, N, V] logits,
+    /// and <see cref="PreprocessLogitsForMetrics"/> is not called); otherwise from the model's logits through
+    /// <see cref="PreprocessLogitsForMetrics"/>.
     /// </summary>
     protected virtual Dictionary<string, Tensor> ComputeEvalStatistics(ICausalLanguageModel model, Batch batch)
     {
+        if (Options.Loss is ChunkedWeightedCrossEntropy chunked && model is IHiddenStateLanguageModel)
+        {
+            IReadOnlyList<long>? answers = Options.AnswerTokenIds.Count > 0 ? Options.AnswerTokenIds : null;
+            using TokenStatistics tokens = ChunkedTokenStatistics.Compute(model, batch, answers, chunked.ChunkSize);
+            return EvalReductions.FromTokenStatistics(batch, tokens, Options.AnswerTokenIds);
+        }
         Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
         return PreprocessLogitsForMetrics(logits, batch);
     }
@@ -184,6 +193,20 @@ public partial class Trainer
     /// completion_token_accuracy, accuracy). The returned names become history columns.
     /// </summary>
     protected virtual IReadOnlyDictionary<string, double> ComputeMetrics(EvalOutputs outputs) => EvalMetrics.Compute(outputs);
+
+    /// <summary>Frees the optimizer state (the model stays usable and is not disposed).</summary>
+    public void Dispose()
+    {
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Frees the optimizer state; override to free what a subclass owns (call the base).</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing) _optimizer?.Dispose();
+        _optimizer = null;
+    }
 
     // ---------------------------------------------------------------- helpers
 

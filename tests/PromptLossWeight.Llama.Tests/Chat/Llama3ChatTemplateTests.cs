@@ -105,4 +105,14 @@ public class Llama3ChatTemplateTests : IDisposable
 
         act.Should().Throw<KeyNotFoundException>().WithMessage("*tiny sentencepiece*<|begin_of_text|>*");
     }
+
+    [Fact]
+    public void An_empty_assistant_message_still_has_its_end_of_turn_as_completion()
+    {
+        var rendered = _template.Render([new(TokenRole.User, "hello"), new(TokenRole.Assistant, "")]);
+
+        rendered.Text.Should().EndWith("<|start_header_id|>assistant<|end_header_id|>\n\n<|eot_id|>");
+        rendered.Ids.Where((_, i) => rendered.Roles[i] == TokenRole.Assistant).Should().Equal(_tokenizer.SpecialTokenId("<|eot_id|>"));
+        rendered.Segments.Should().OnlyContain(s => s.Ids.Count > 0);
+    }
 }

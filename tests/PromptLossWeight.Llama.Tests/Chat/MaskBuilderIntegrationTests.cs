@@ -46,12 +46,23 @@ public class MaskBuilderIntegrationTests
     {
         var rendered = new Llama2ChatTemplate(Tokenizer).Render(Conversation);
         int completion = rendered.Roles.Count(r => r == TokenRole.Assistant);
-        var builder = new MaskBuilder(text => Tokenizer.Encode(text), new MaskBuilderOptions { MaxLength = completion + 3 });
+        var builder = Tokenizer.CreateMaskBuilder(new MaskBuilderOptions { MaxLength = completion + 3 });
 
         var example = builder.Build(rendered.Segments)!;
 
         example.Length.Should().Be(completion + 3);
         example.InputIds.Should().EndWith(rendered.Ids[^completion..]);
         builder.Truncated.Should().Be(1);
+    }
+
+    [Fact]
+    public void A_plain_prompt_completion_pair_can_use_the_tokenizers_bos_and_eos()
+    {
+        var builder = Tokenizer.CreateMaskBuilder(new MaskBuilderOptions { BosId = Tokenizer.BosId, EosId = Tokenizer.EosId });
+
+        var example = builder.Build("hello </s>", "the answer")!;
+
+        example.InputIds.Should().Equal([Tokenizer.BosId!.Value, .. Tokenizer.Encode("hello </s>"), .. Tokenizer.Encode("the answer"), Tokenizer.EosId!.Value]);
+        example.InputIds.Count(id => id == Tokenizer.EosId).Should().Be(1, "the '</s>' in the prompt text is text");
     }
 }

@@ -55,6 +55,33 @@ public class GenerationTests
     }
 
     [Fact]
+    public void Prompts_of_different_lengths_generated_as_one_left_padded_batch_get_what_they_get_alone()
+    {
+        using var model = Tiny.Model();
+        long[][] prompts = [[1, 12, 13, 14, 15, 16], [1, 40], [1, 7, 8, 9]];
+        var options = new GenerationOptions { MaxNewTokens = 5, EosTokenIds = [] };
+        long[][] batched = LlamaGenerator.Generate(model, prompts, options);
+        for (int row = 0; row < prompts.Length; row++)
+            batched[row].Should().Equal(LlamaGenerator.Generate(model, prompts[row], options), $"prompt {row}");
+    }
+
+    [Fact]
+    public void In_a_batch_each_row_stops_at_its_own_eos()
+    {
+        using var model = Tiny.Model();
+        long[][] prompts = [[1, 12, 13, 14], [1, 40, 41]];
+        var free = LlamaGenerator.Generate(model, prompts, new GenerationOptions { MaxNewTokens = 6, EosTokenIds = [] });
+        long stop = free[0][1];
+        var stopped = LlamaGenerator.Generate(model, prompts, new GenerationOptions { MaxNewTokens = 6, EosTokenIds = [stop] });
+        for (int row = 0; row < 2; row++)
+        {
+            int at = Array.IndexOf(free[row], stop);
+            stopped[row].Should().Equal(at < 0 ? free[row] : free[row][..(at + 1)], $"row {row}");
+        }
+        stopped[0].Should().HaveCount(Array.IndexOf(free[0], stop) + 1);
+    }
+
+    [Fact]
     public void Sampling_is_reproducible_with_a_seed_and_top_k_of_one_is_greedy()
     {
         using var model = Tiny.Model();

@@ -160,6 +160,24 @@ public class LoraAdapterTests
         Tiny.MaxAbsDiff(expected, actual).Should().Be(0);
     }
 
+    [Fact]
+    public void On_a_bf16_base_the_adapters_stay_fp32_and_train_while_the_base_stays_frozen()
+    {
+        using var model = Tiny.Model(dtype: ScalarType.BFloat16);
+        var adapter = LoraAdapter.Inject(model, AllTargets, seed: 2);
+        adapter.TrainableParameters().Should().OnlyContain(p => p.Parameter.dtype == ScalarType.Float32);
+        var before = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+        using var batch = TinyData.ReverseBatch();
+        model.train();
+        Train(model, adapter, batch, steps: 3, lr: 1e-2);
+        foreach (var (name, p) in model.named_parameters())
+            (Tiny.MaxAbsDiff(p, before[name]) > 0).Should().Be(name.Contains(".lora_"), name);
+        using var ids = Tiny.RandomIds(1, 6, seed: 25);
+        using var logits = model.Logits(ids);
+        logits.dtype.Should().Be(ScalarType.BFloat16);
+        isfinite(logits).all().item<bool>().Should().BeTrue();
+    }
+
     [Theory]
     [InlineData(0, 16, 0.0, "q_proj", "R")]
     [InlineData(8, 0, 0.0, "q_proj", "Alpha")]

@@ -1,6 +1,7 @@
 using PromptLossWeight.Data;
 using PromptLossWeight.Llama.Model;
 using PromptLossWeight.Llama.Tests.Support;
+using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -125,6 +126,26 @@ public class LlamaForCausalLMTests
         using var secondAlone = model.Logits(Tiny.Ids(second));
         Tiny.MaxAbsDiff(logits.narrow(1, 0, 5), firstAlone).Should().BeLessThan(1e-5);
         Tiny.MaxAbsDiff(logits.narrow(1, 5, 4), secondAlone).Should().BeLessThan(1e-5);
+    }
+
+    [Fact]
+    public void A_packed_batch_from_the_core_collator_has_the_same_weighted_loss_as_a_padded_batch()
+    {
+        using var model = Tiny.Model();
+        var examples = TinyData.ReverseExamples(examples: 6);
+        using Batch padded = Collator.Pad(examples, padId: 0, device: CPU);
+        var (packed, plan) = PackingCollator.Pack(examples, rowLength: 24, padId: 0, device: CPU);
+        using (packed)
+        {
+            plan.Rows.Count.Should().BeLessThan(examples.Count, "several documents share a row");
+            using var paddedWeights = padded.Weights(0.1);
+            using var packedWeights = packed.Weights(0.1);
+            using var paddedLogits = model.Logits(padded.InputIds, padded.AttentionMask, padded.PositionIds);
+            using var packedLogits = model.Logits(packed.InputIds, packed.AttentionMask, packed.PositionIds);
+            using var paddedLoss = WeightedCrossEntropy.Compute(paddedLogits, padded.Labels, paddedWeights);
+            using var packedLoss = WeightedCrossEntropy.Compute(packedLogits, packed.Labels, packedWeights);
+            packedLoss.item<float>().Should().BeApproximately(paddedLoss.item<float>(), 1e-5f);
+        }
     }
 
     [Fact]

@@ -7,7 +7,9 @@ namespace PromptLossWeight.Llama.Tests.Support;
 /// <summary>A tiny instruction data set: the completion copies the prompt's tokens in reverse, then EOS.</summary>
 internal static class TinyData
 {
-    public static Batch ReverseBatch(int examples = 8, long seed = 11)
+    public static Batch ReverseBatch(int examples = 8, long seed = 11) => Collator.Pad(ReverseExamples(examples, seed), padId: 0, device: CPU);
+
+    public static IReadOnlyList<MaskedExample> ReverseExamples(int examples = 8, long seed = 11)
     {
         var random = new Random((int)seed);
         var list = new List<MaskedExample>();
@@ -18,6 +20,6 @@ internal static class TinyData
             TokenRole[] roles = [.. Enumerable.Repeat(TokenRole.User, 1 + prompt.Length), .. Enumerable.Repeat(TokenRole.Assistant, prompt.Length + 1)];
             list.Add(new MaskedExample(ids, roles));
         }
-        return Collator.Pad(list, padId: 0, device: CPU);
+        return list;
     }
 }

@@ -151,4 +151,15 @@ public class SentencePieceTokenizerTests
 
         act.Should().Throw<InvalidDataException>().WithMessage("*dup.model*'a'*twice*");
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void Models_other_than_bpe_are_rejected_naming_the_model_type(int modelType)
+    {
+        var act = () => ChatTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(modelType), "other.model");
+
+        act.Should().Throw<InvalidDataException>().WithMessage($"*other.model*model_type {modelType}*only BPE*");
+    }
 }

@@ -23,8 +23,8 @@ internal static class TestTokenizers
     /// <summary>The number of pieces of <see cref="SentencePieceModelBytes"/>.</summary>
     public static int SentencePieceVocabSize => 3 + 256 + Merges.Length + Characters.Length;
 
-    /// <summary>A SentencePiece ModelProto (BPE, byte fallback, identity normalizer with dummy prefix).</summary>
-    public static byte[] SentencePieceModelBytes()
+    /// <summary>A SentencePiece ModelProto (BPE = 2 or unigram = 1, byte fallback, identity normalizer with dummy prefix).</summary>
+    public static byte[] SentencePieceModelBytes(int modelType = 2)
     {
         var model = new ProtoWriter();
         void Piece(string text, float score, int type) =>
@@ -39,14 +39,21 @@ internal static class TestTokenizers
             Piece(merge, score--, 1);
         foreach (char c in Characters)
             Piece(c.ToString(), score--, 1);
-        model.Message(2, new ProtoWriter().Int(3, 2).Int(4, SentencePieceVocabSize).Int(35, 1)
+        model.Message(2, new ProtoWriter().Int(3, modelType).Int(4, SentencePieceVocabSize).Int(35, 1)
             .Int(40, 0).Int(41, 1).Int(42, 2).Int(43, -1));
         model.Message(3, new ProtoWriter().String(1, "identity").Int(3, 1).Int(4, 0).Int(5, 1));
         return model.ToArray();
     }
 
     /// <summary>Ranks of a tiny byte-level BPE: the 256 bytes, then merges.</summary>
-    public static readonly string[] TiktokenMerges = ["he", "ll", "llo", "hello", " w", "or", " wor", "ld", " world", "er", "user", "ass", "istant", "assistant", "\n\n"];
+    public static readonly (string Left, string Right)[] TiktokenMergePairs =
+    [
+        ("h", "e"), ("l", "l"), ("ll", "o"), ("he", "llo"), (" ", "w"), ("o", "r"), (" w", "or"), ("l", "d"), (" wor", "ld"),
+        ("e", "r"), ("u", "s"), ("us", "er"), ("\n", "\n"),
+    ];
+
+    /// <summary>The merged tokens, ranks 256 onwards.</summary>
+    public static readonly string[] TiktokenMerges = TiktokenMergePairs.Select(p => p.Left + p.Right).ToArray();
 
     /// <summary>A tiktoken file: one "base64 rank" line per token.</summary>
     public static byte[] TiktokenFileBytes()

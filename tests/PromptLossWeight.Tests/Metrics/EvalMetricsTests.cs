@@ -1,4 +1,5 @@
 using PromptLossWeight.Data;
+using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
 using PromptLossWeight.Metrics;
 using PromptLossWeight.Models;
@@ -114,5 +115,41 @@ public class EvalMetricsTests
         var act = () => trainer.Evaluate();
 
         act.Should().Throw<ArgumentException>().WithMessage("*9*vocabulary of 4*");
+    }
+}
+
+public class ChunkedEvaluationTests
+{
+    private sealed class CountingTrainer(PromptLossWeight.Models.ICausalLanguageModel model, TrainerOptions options,
+        IReadOnlyList<MaskedExample> train, IReadOnlyList<MaskedExample> eval) : Trainer(model, options, train, eval)
+    {
+        public int LogitCalls { get; private set; }
+
+        protected override Dictionary<string, Tensor> PreprocessLogitsForMetrics(Tensor logits, Batch batch)
+        {
+            LogitCalls++;
+            return base.PreprocessLogitsForMetrics(logits, batch);
+        }
+    }
+
+    [Fact]
+    public void With_the_chunked_loss_evaluation_uses_hidden_states_and_gives_the_same_metrics_as_logits()
+    {
+        using var dir = new TempDirectory();
+        var train = TrainerTestData.Examples(4, seed: 25);
+        var eval = TrainerTestData.Examples(7, seed: 26);
+        var options = TrainerTestData.Options(dir.Path) with { AnswerTokenIds = [3, 5, 7], EvalBatchSize = 3 };
+        var model = new TinyCausalModel();
+        var byLogits = new CountingTrainer(model, options, train, eval);
+        var byChunks = new CountingTrainer(model, options with { Loss = new ChunkedWeightedCrossEntropy(chunkSize: 4) }, train, eval);
+
+        var expected = byLogits.Evaluate();
+        var actual = byChunks.Evaluate();
+
+        byLogits.LogitCalls.Should().Be(3);
+        byChunks.LogitCalls.Should().Be(0, "the chunked path never builds [B, N, V] logits");
+        actual.Keys.Should().BeEquivalentTo(expected.Keys);
+        expected.Should().ContainKey(MetricNames.Accuracy);
+        foreach (var (name, value) in expected) actual[name].Should().BeApproximately(value, 1e-5, name);
     }
 }

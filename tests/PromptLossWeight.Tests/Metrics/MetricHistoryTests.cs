@@ -42,4 +42,18 @@ public class MetricHistoryTests
         jsonl.Should().Contain("\"train_loss\":null");
         MetricHistory.FromJsonLines(jsonl).Should().Equal(records);
     }
+
+    [Fact]
+    public void Evaluation_every_half_epoch_over_two_epochs_gives_four_rows_with_fractional_epochs()
+    {
+        using var dir = new TempDirectory();
+        var options = TrainerTestData.Options(dir.Path) with { Epochs = 2, EvalEpochFraction = 0.5 }; // 16 examples / 4 = 4 steps per epoch
+        var trainer = new Trainer(new TinyCausalModel(), options, TrainerTestData.Examples(16, seed: 23), TrainerTestData.Examples(4, seed: 24));
+
+        TrainResult result = trainer.Train();
+
+        result.Steps.Should().Be(8);
+        result.History.Select(r => r.Step).Should().Equal(2, 4, 6, 8);
+        result.History.Select(r => r.Epoch).Should().Equal(0.5, 1.0, 1.5, 2.0);
+    }
 }

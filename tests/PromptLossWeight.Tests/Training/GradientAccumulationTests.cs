@@ -20,7 +20,7 @@ public class GradientAccumulationTests
             var options = TrainerTestData.Options(dir.Path) with
             {
                 BatchSize = batchSize, GradientAccumulationSteps = accumulation, MaxSteps = 2, EvalSteps = 100,
-                PromptLossWeight = 0.1, MaxGradNorm = maxGradNorm, WeightDecay = 0.01,
+                PromptLossWeight = 0.1, MaxGradNorm = maxGradNorm, WeightDecay = 0.01, LearningRate = 1e-3,
             };
             var losses = new List<double>();
             var trainer = new Trainer(model, options, examples);

@@ -7,9 +7,10 @@ namespace PromptLossWeight.Tests.Training;
 
 /// <summary>
 /// A model small enough for unit tests but with the structure that matters: token embedding, one causal mixing
-/// layer (each position sees the running mean of the embeddings up to itself) and a linear head.
+/// layer (each position sees the running mean of the embeddings up to itself) and a linear head without bias, so it
+/// can also hand out hidden states and the head weight (for the chunked loss and chunked evaluation).
 /// </summary>
-internal sealed class TinyCausalModel : nn.Module, ICausalLanguageModel
+internal sealed class TinyCausalModel : nn.Module, IHiddenStateLanguageModel
 {
     private readonly Embedding embed;
     private readonly Linear mix;
@@ -19,7 +20,7 @@ internal sealed class TinyCausalModel : nn.Module, ICausalLanguageModel
     {
         embed = nn.Embedding(vocab, dim);
         mix = nn.Linear(2 * dim, dim);
-        head = nn.Linear(dim, vocab);
+        head = nn.Linear(dim, vocab, hasBias: false);
         RegisterComponents();
         using var generator = new Generator((ulong)seed);
         using var noGrad = no_grad();
@@ -35,15 +36,22 @@ internal sealed class TinyCausalModel : nn.Module, ICausalLanguageModel
 
     public nn.Module Module => this;
 
-    public Tensor Logits(Tensor inputIds, Tensor? attentionMask = null, Tensor? positionIds = null)
+    public Tensor HiddenStates(Tensor inputIds, Tensor? attentionMask = null, Tensor? positionIds = null)
     {
         using var scope = NewDisposeScope();
         long n = inputIds.shape[1];
         Tensor x = embed.call(inputIds);                                                     // [B, N, D]
         Tensor counts = arange(1, n + 1, dtype: ScalarType.Float32, device: x.device).reshape(1, n, 1);
         Tensor running = x.cumsum(1) / counts;                                               // [B, N, D] causal mean
-        Tensor h = tanh(mix.call(cat([x, running], 2)));                                    // [B, N, D]
-        return head.call(h).MoveToOuterDisposeScope();                                       // [B, N, V]
+        return tanh(mix.call(cat([x, running], 2))).MoveToOuterDisposeScope();               // [B, N, D]
+    }
+
+    public Tensor OutputWeight => head.weight!;
+
+    public Tensor Logits(Tensor inputIds, Tensor? attentionMask = null, Tensor? positionIds = null)
+    {
+        using var scope = NewDisposeScope();
+        return head.call(HiddenStates(inputIds, attentionMask, positionIds)).MoveToOuterDisposeScope(); // [B, N, V]
     }
 
     /// <summary>Copies of all parameters by name (for comparisons).</summary>

@@ -1,0 +1,145 @@
+namespace PromptLossWeight.Llama.Tokenizers;
+
+/// <summary>A tokenizer loaded from a model folder, the file it came from, and what the loader noticed on the way.</summary>
+/// <param name="Tokenizer">The tokenizer.</param>
+/// <param name="File">The file it was loaded from.</param>
+/// <param name="Notes">Files skipped or settings not applied, in words (empty when everything was used).</param>
+public sealed record TokenizerLoadResult(ChatTokenizer Tokenizer, string File, IReadOnlyList<string> Notes);
+
+/// <summary>
+/// Loads the tokenizer of a Hugging Face model folder, as far as Microsoft.ML.Tokenizers 2.0.1 allows:
+/// <c>tokenizer.model</c> first (a SentencePiece model, Llama 2, or a tiktoken file, Llama 3, told apart by their
+/// content), then <c>tokenizer.json</c> when it holds a byte-level BPE (converted to tiktoken ranks).
+/// <c>tokenizer_config.json</c>, when present, gives the BOS/EOS names and the names of added tokens.
+/// </summary>
+public static class TokenizerLoader
+{
+    /// <summary>The files looked for, in order.</summary>
+    public static IReadOnlyList<string> TokenizerFiles { get; } = ["tokenizer.model", "tokenizer.json"];
+
+    /// <summary>
+    /// Loads the folder's tokenizer. Throws <see cref="DirectoryNotFoundException"/>, <see cref="FileNotFoundException"/>
+    /// (no tokenizer file) or <see cref="InvalidDataException"/> listing every file that could not be loaded and why.
+    /// </summary>
+    public static TokenizerLoadResult Load(string folder)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        if (!Directory.Exists(folder))
+            throw new DirectoryNotFoundException($"Model folder not found: {folder}");
+        var notes = new List<string>();
+        string configPath = Path.Combine(folder, "tokenizer_config.json");
+        TokenizerConfig? config = File.Exists(configPath) ? TokenizerConfig.Read(configPath) : null;
+
+        var failures = new List<string>();
+        string modelPath = Path.Combine(folder, "tokenizer.model");
+        string jsonPath = Path.Combine(folder, "tokenizer.json");
+        if (File.Exists(modelPath))
+        {
+            try
+            {
+                var tokenizer = LoadModelFile(modelPath, config, notes);
+                if (File.Exists(jsonPath))
+                    notes.Add($"{jsonPath}: not used (tokenizer.model was loaded).");
+                return new TokenizerLoadResult(tokenizer, modelPath, notes);
+            }
+            catch (InvalidDataException e)
+            {
+                failures.Add(e.Message);
+            }
+        }
+        if (File.Exists(jsonPath))
+        {
+            try
+            {
+                var tokenizer = ByteLevelBpeJson.Load(jsonPath, config, notes);
+                notes.AddRange(failures.Select(f => $"skipped: {f}"));
+                return new TokenizerLoadResult(tokenizer, jsonPath, notes);
+            }
+            catch (InvalidDataException e)
+            {
+                failures.Add(e.Message);
+            }
+        }
+        if (failures.Count == 0)
+            throw new FileNotFoundException(
+                $"No tokenizer in {folder}: expected {string.Join(" or ", TokenizerFiles)}.", Path.Combine(folder, TokenizerFiles[0]));
+        throw new InvalidDataException($"Could not load a tokenizer from {folder}:\n - {string.Join("\n - ", failures)}");
+    }
+
+    private static ChatTokenizer LoadModelFile(string path, TokenizerConfig? config, List<string> notes)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        if (LooksLikeTiktoken(bytes))
+            return LoadTiktokenModel(bytes, path, config, notes);
+        try
+        {
+            return LoadSentencePieceModel(bytes, path, config, notes);
+        }
+        catch (InvalidDataException sentencePieceError)
+        {
+            try
+            {
+                TiktokenFile.Validate(bytes, path);
+            }
+            catch (InvalidDataException tiktokenError)
+            {
+                throw new InvalidDataException(
+                    $"{path}: neither a SentencePiece model nor a tiktoken file. As SentencePiece: {sentencePieceError.Message} As tiktoken: {tiktokenError.Message}",
+                    sentencePieceError);
+            }
+            return LoadTiktokenModel(bytes, path, config, notes);
+        }
+    }
+
+    private static ChatTokenizer LoadSentencePieceModel(byte[] bytes, string path, TokenizerConfig? config, List<string> notes)
+    {
+        var tokenizer = ChatTokenizer.LoadSentencePiece(bytes, path);
+        foreach (var (name, wanted, actual) in new[] { ("bos_token", config?.BosToken, tokenizer.BosToken), ("eos_token", config?.EosToken, tokenizer.EosToken) })
+        {
+            if (wanted is not null && wanted != actual)
+                notes.Add($"tokenizer_config.json {name} '{wanted}' differs from the SentencePiece model's '{actual}'; the model's is used.");
+        }
+        var beyond = config?.AddedTokens.Where(kv => kv.Key >= tokenizer.VocabSize).ToList() ?? [];
+        if (beyond.Count > 0)
+            notes.Add($"added tokens beyond the SentencePiece vocabulary are not supported and were ignored: {string.Join(", ", beyond.Select(kv => $"'{kv.Value}' ({kv.Key})"))}.");
+        return tokenizer;
+    }
+
+    private static ChatTokenizer LoadTiktokenModel(byte[] bytes, string path, TokenizerConfig? config, List<string> notes)
+    {
+        var (count, maxRank) = TiktokenFile.Validate(bytes, path);
+        int first = Math.Max(count, maxRank + 1);
+        var special = Llama3Tokens.SpecialTokens(first);
+        foreach (var (id, content) in config?.AddedTokens ?? new Dictionary<int, string>())
+        {
+            if (id < first)
+            {
+                notes.Add($"tokenizer_config.json added token '{content}' ({id}) is a BPE rank of the tiktoken file; ignored.");
+                continue;
+            }
+            foreach (string old in special.Where(kv => kv.Value == id).Select(kv => kv.Key).ToList())
+                special.Remove(old);
+            special[content] = id;
+        }
+        string bos = config?.BosToken ?? Llama3Tokens.BeginOfText;
+        string eos = config?.EosToken ?? Llama3Tokens.EndOfText;
+        foreach (var (name, token) in new[] { ("bos_token", bos), ("eos_token", eos) })
+        {
+            if (!special.ContainsKey(token))
+                throw new InvalidDataException($"{path}: {name} '{token}' (from tokenizer_config.json) is not a special token of this tiktoken tokenizer.");
+        }
+        notes.Add($"{path}: tiktoken format, loaded with the Llama-3 pre-tokenization pattern and special tokens from id {first}.");
+        return ChatTokenizer.LoadTiktoken(bytes, path, special, bos, eos);
+    }
+
+    /// <summary>A tiktoken file starts with a line "base64 rank"; a SentencePiece model is binary protobuf.</summary>
+    private static bool LooksLikeTiktoken(byte[] bytes)
+    {
+        int end = Array.IndexOf(bytes, (byte)'\n');
+        int length = end < 0 ? Math.Min(bytes.Length, 256) : end;
+        if (length == 0)
+            return false;
+        var line = System.Text.Encoding.ASCII.GetString(bytes, 0, length).TrimEnd('\r');
+        return System.Text.RegularExpressions.Regex.IsMatch(line, @"^[A-Za-z0-9+/]+=*\s+\d+$");
+    }
+}
