@@ -133,9 +133,9 @@ public static class Program
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(context => experiment.Run(new SpectreProgress(context)));
 
-        var table = new Table().Title("Validation results per PLW (accuracy: answer letter among A–D; chance 0.25)");
+        var table = new Table().Title("Validation results per PLW (value @ step; accuracy: answer letter among A–D, chance 0.25)");
         foreach (string header in SweepSummary.Headers) table.AddColumn(Markup.Escape(header));
-        foreach (RunSummary s in result.Summaries) table.AddRow(SweepSummary.Cells(s).Select(Markup.Escape).ToArray());
+        foreach (RunSummary s in result.Summaries) table.AddRow(SweepSummary.Cells(s, compact: true).Select(Markup.Escape).ToArray());
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
             $"Rg of the data (answer letter / prompt, tokens): arithmetic mean {result.DatasetGenerationRatio.ArithmeticMean:G3}, geometric mean {result.DatasetGenerationRatio.GeometricMean:G3}")));

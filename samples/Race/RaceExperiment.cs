@@ -116,15 +116,14 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
         progress.RunStarted(plw, totalSteps);
         var model = setup.NewModel();
         TrainResult result;
-        var trainer = new Trainer(model, trainerOptions, train, validation, _loggers.CreateLogger($"Race.PLW{plw}"));
         try
         {
+            using var trainer = new Trainer(model, trainerOptions, train, validation, _loggers.CreateLogger($"Race.PLW{plw}"));
             trainer.Callbacks.Add(new ProgressCallback(plw, progress));
             result = trainer.Train();
         }
         finally
         {
-            (trainer as IDisposable)?.Dispose();
             model.Module.Dispose();
         }
         var summary = RunSummary.From(plw, result.History, watch.Elapsed.TotalSeconds);

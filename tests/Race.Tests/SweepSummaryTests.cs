@@ -52,6 +52,14 @@ public sealed class SweepSummaryTests
     }
 
     [Fact]
+    public void Compact_cells_show_value_at_step_for_narrow_consoles()
+    {
+        var cells = SweepSummary.Cells(RunSummary.From(0.1, History, 75), compact: true);
+
+        cells.Should().Equal("0.1", "0.500 @ 20", "0.850 @ 30", "0.750 @ 40", "0.800 @ 20", "0.750 @ 40", "1:15");
+    }
+
+    [Fact]
     public void A_run_without_evaluations_is_an_error()
     {
         var act = () => RunSummary.From(0.5, [], 1);

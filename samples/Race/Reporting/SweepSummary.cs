@@ -58,13 +58,19 @@ public static class SweepSummary
     public static IReadOnlyList<string> Headers { get; } =
         ["PLW", "best completion loss", "best accuracy", "accuracy at min full loss", "accuracy at min completion loss", "final accuracy", "time"];
 
-    /// <summary>The cells of one row, formatted.</summary>
-    public static IReadOnlyList<string> Cells(RunSummary s) =>
-    [
-        s.PromptLossWeight.ToString("G4", CultureInfo.InvariantCulture), s.BestCompletionLoss.ToString(), s.BestAccuracy.ToString(),
-        s.AccuracyAtMinFullLoss.ToString(), s.AccuracyAtMinCompletionLoss.ToString(), s.FinalAccuracy.ToString(),
-        TimeSpan.FromSeconds(Math.Round(s.Seconds)).ToString(@"m\:ss", CultureInfo.InvariantCulture),
-    ];
+    /// <summary>The cells of one row, formatted; <paramref name="compact"/> shows "value @ step" (for narrow consoles).</summary>
+    public static IReadOnlyList<string> Cells(RunSummary s, bool compact = false)
+    {
+        string Format(MetricAt m) => compact && !double.IsNaN(m.Value)
+            ? string.Create(CultureInfo.InvariantCulture, $"{m.Value:F3} @ {m.Step}")
+            : m.ToString();
+        return
+        [
+            s.PromptLossWeight.ToString("G4", CultureInfo.InvariantCulture), Format(s.BestCompletionLoss), Format(s.BestAccuracy),
+            Format(s.AccuracyAtMinFullLoss), Format(s.AccuracyAtMinCompletionLoss), Format(s.FinalAccuracy),
+            TimeSpan.FromSeconds(Math.Round(s.Seconds)).ToString(@"m\:ss", CultureInfo.InvariantCulture),
+        ];
+    }
 
     /// <summary>The summary as a markdown table, one row per PLW.</summary>
     public static string ToMarkdown(IEnumerable<RunSummary> runs)
