@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.ML.Tokenizers;
 using PromptLossWeight.Data;
 using PromptLossWeight.Data.Race;
+using PromptLossWeight.Llama.Tokenizers;
 
 namespace PromptLossWeight.Samples.DatasetStats;
 
@@ -21,7 +22,8 @@ public static class Program
         format.AcceptOnlyFromAmong("auto", "jsonl", "parquet", "race");
         var promptField = new Option<string>("--prompt-field") { Description = "Prompt field or column name.", DefaultValueFactory = _ => "prompt" };
         var completionField = new Option<string>("--completion-field") { Description = "Completion field or column name.", DefaultValueFactory = _ => "completion" };
-        var by = new Option<string>("--by") { Description = "Measure lengths in tokens (GPT-2 tokenizer) or chars.", DefaultValueFactory = _ => "tokens" };
+        var by = new Option<string>("--by") { Description = "Measure lengths in tokens (see --tokenizer) or chars.", DefaultValueFactory = _ => "tokens" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer for --by tokens: a tokenizer.model (Llama-2 SentencePiece or Llama-3 tiktoken) or a folder holding one. Default: GPT-2." };
         by.AcceptOnlyFromAmong("tokens", "chars");
         var config = new Option<RaceConfig>("--config") { Description = "RACE config: All, High or Middle.", DefaultValueFactory = _ => RaceConfig.All };
         var split = new Option<RaceSplit>("--split") { Description = "RACE split: Train, Validation or Test.", DefaultValueFactory = _ => RaceSplit.Train };
@@ -32,14 +34,14 @@ public static class Program
 
         var root = new RootCommand("Generation-ratio (Rg = completion length / prompt length) statistics of a dataset.")
         {
-            path, format, promptField, completionField, by, config, split, max, bins, skipBad, output,
+            path, format, promptField, completionField, by, tokenizer, config, split, max, bins, skipBad, output,
         };
         root.SetAction(result =>
         {
             try
             {
                 return Run(result.GetValue(path)!, result.GetValue(format)!, new PromptCompletionFields(result.GetValue(promptField)!, result.GetValue(completionField)!),
-                    result.GetValue(by)!, result.GetValue(config), result.GetValue(split),
+                    result.GetValue(by)!, result.GetValue(tokenizer), result.GetValue(config), result.GetValue(split),
                     new DataReadOptions { MaxRecords = result.GetValue(max), BadRecords = result.GetValue(skipBad) ? BadRecordPolicy.Skip : BadRecordPolicy.Throw },
                     result.GetValue(bins), result.GetValue(output)!);
             }
@@ -58,19 +60,18 @@ public static class Program
     }
 
     /// <summary>Reads the dataset, computes and writes the statistics. Returns 0.</summary>
-    public static int Run(string path, string format, PromptCompletionFields fields, string by, RaceConfig config, RaceSplit split,
+    public static int Run(string path, string format, PromptCompletionFields fields, string by, string? tokenizer, RaceConfig config, RaceSplit split,
         DataReadOptions options, int bins, string output)
     {
         (IReadOnlyList<PromptCompletionExample> examples, IReadOnlyList<SkippedRecord> skipped, string kind) = Load(path, format, fields, config, split, options);
         if (examples.Count == 0) throw new DataFormatException(path, null, "holds no valid examples");
-        Func<string, int> length = by == "chars" ? GenerationRatio.Characters : GenerationRatio.Tokens(TiktokenTokenizer.CreateForModel("gpt2"));
+        (Func<string, int> length, string unit) = by == "chars" ? (GenerationRatio.Characters, "characters") : Tokens(tokenizer);
         double[] ratios = GenerationRatio.PerExample(examples, length);
         var stats = GenerationRatioStatistics.From(ratios);
 
         Directory.CreateDirectory(output);
         File.WriteAllLines(Path.Combine(output, "rg.csv"),
             ratios.Select((r, i) => $"{i},{r.ToString("R", CultureInfo.InvariantCulture)}").Prepend("example,rg"));
-        string unit = by == "chars" ? "characters" : "GPT-2 tokens";
         string table = stats.ToMarkdown();
         File.WriteAllText(Path.Combine(output, "rg_stats.md"),
             $"# Generation ratio of {Path.GetFileName(Path.TrimEndingDirectorySeparator(path))}\n\n{kind}, lengths in {unit}, {skipped.Count} records skipped.\n\n{table}\n" +
@@ -83,6 +84,31 @@ public static class Program
         Console.WriteLine(table);
         Console.WriteLine($"wrote {Path.Combine(output, "rg.csv")}, rg_stats.md and the histograms");
         return 0;
+    }
+
+    /// <summary>A token counter: GPT-2 by default, or a Llama tokenizer.model (SentencePiece, else Llama-3 tiktoken).</summary>
+    private static (Func<string, int>, string) Tokens(string? path)
+    {
+        if (path is null) return (GenerationRatio.Tokens(TiktokenTokenizer.CreateForModel("gpt2")), "GPT-2 tokens");
+        string file = Directory.Exists(path) ? Path.Combine(path, "tokenizer.model") : path;
+        if (!File.Exists(file)) throw new ArgumentException($"--tokenizer {path}: no tokenizer.model found.");
+        ChatTokenizer chat;
+        try
+        {
+            chat = ChatTokenizer.LoadSentencePiece(file);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            try
+            {
+                chat = ChatTokenizer.LoadLlama3(file);
+            }
+            catch (Exception e2) when (e2 is not OutOfMemoryException)
+            {
+                throw new ArgumentException($"--tokenizer {file}: neither a SentencePiece model ({e.Message}) nor a tiktoken file ({e2.Message}).");
+            }
+        }
+        return (GenerationRatio.Tokens(text => chat.Encode(text)), $"tokens of {Path.GetFileName(file)} ({chat.Kind})");
     }
 
     private static (IReadOnlyList<PromptCompletionExample>, IReadOnlyList<SkippedRecord>, string) Load(

@@ -47,6 +47,22 @@ public sealed class DatasetStatsTests : IDisposable
     }
 
     [Fact]
+    public void Token_ratios_use_the_given_tokenizer_model()
+    {
+        // A tiktoken file whose 256 ranks are the single bytes (no merges): every ASCII character is one token.
+        string model = _dir.File("tokenizer.model");
+        File.WriteAllLines(model, Enumerable.Range(0, 256).Select(b => $"{Convert.ToBase64String([(byte)b])} {b}"));
+        string path = _dir.File("pairs.jsonl");
+        File.WriteAllLines(path, ["{\"prompt\":\"abcd\",\"completion\":\"xy\"}", "{\"prompt\":\"abcdefgh\",\"completion\":\"xy\"}"]);
+
+        var (code, stdout, error) = Run(path, "--tokenizer", _dir.Path, "--output", _dir.File("stats"));
+
+        error.Should().BeEmpty();
+        code.Should().Be(0);
+        stdout.Should().Contain("Tiktoken").And.Contain("| arithmetic mean | 0.375 |").And.Contain("| geometric mean | 0.3536 |");
+    }
+
+    [Fact]
     public void Race_data_is_recognised_and_measured_on_the_rendered_prompt_and_the_answer_letter()
     {
         string path = RaceFixtureFiles.Write("parquet", _dir.Path, RaceFixtureFiles.Examples(12));
