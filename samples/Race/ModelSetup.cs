@@ -1,0 +1,142 @@
+using Microsoft.Extensions.Logging;
+using PromptLossWeight.Llama.Chat;
+using PromptLossWeight.Llama.Checkpoints;
+using PromptLossWeight.Llama.Lora;
+using PromptLossWeight.Llama.Model;
+using PromptLossWeight.Llama.Tokenizers;
+using PromptLossWeight.Loss;
+using PromptLossWeight.Models;
+using PromptLossWeight.Samples.Race.Synthetic;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PromptLossWeight.Samples.Race;
+
+/// <summary>
+/// The tokenizer, chat template and a fresh model per run: either the small Llama trained from scratch with the
+/// word-level tokenizer, or an HF checkpoint with LoRA adapters on its attention projections.
+/// </summary>
+public sealed class ModelSetup
+{
+    private readonly Func<ICausalLanguageModel> _newModel;
+
+    private ModelSetup(ChatTemplate template, long padId, IWeightedLoss loss, string description, Func<ICausalLanguageModel> newModel)
+    {
+        Template = template;
+        PadTokenId = padId;
+        Loss = loss;
+        Description = description;
+        _newModel = newModel;
+    }
+
+    /// <summary>The chat template (with its tokenizer) that renders the examples.</summary>
+    public ChatTemplate Template { get; }
+
+    /// <summary>Token id for padding.</summary>
+    public long PadTokenId { get; }
+
+    /// <summary>The training loss (chunked for large vocabularies).</summary>
+    public IWeightedLoss Loss { get; }
+
+    /// <summary>One line describing the model.</summary>
+    public string Description { get; }
+
+    /// <summary>A fresh model (same initial weights every time), so every PLW starts from the same point.</summary>
+    public ICausalLanguageModel NewModel() => _newModel();
+
+    /// <summary>The device named by "auto", "cpu", "cuda" or "cuda:N".</summary>
+    public static Device ParseDevice(string name)
+    {
+        if (name.Equals("auto", StringComparison.OrdinalIgnoreCase)) return Runtime.TorchRuntime.DefaultDevice();
+        try
+        {
+            var device = new Device(name);
+            Runtime.TorchRuntime.EnsureLoaded(device.type);
+            if (device.type == DeviceType.CUDA && !cuda.is_available())
+                throw new ArgumentException($"--device {name}: CUDA is not available (reference a TorchSharp CUDA package, see the README).");
+            return device;
+        }
+        catch (Exception e) when (e is not ArgumentException)
+        {
+            throw new ArgumentException($"--device {name}: {e.Message}");
+        }
+    }
+
+    /// <summary>Builds the setup the options ask for.</summary>
+    public static ModelSetup Create(RaceExperimentOptions options, RaceData data, Device device, ILogger logger)
+    {
+        return options.ModelDirectory is null ? Small(options, data, device) : Checkpoint(options, device, logger);
+    }
+
+    private static ModelSetup Small(RaceExperimentOptions options, RaceData data, Device device)
+    {
+        string vocabulary = WordLevelTokenizer.DefaultVocabularyPath;
+        if (options.DataPath is not null)
+        {
+            // Real data needs its own words: build a word-level vocabulary from the training texts.
+            Directory.CreateDirectory(options.OutputDirectory);
+            vocabulary = Path.Combine(options.OutputDirectory, "vocab.txt");
+            WordLevelTokenizer.BuildVocabulary(data.Train.Select(Data.Race.RacePrompt.Prompt), vocabulary);
+        }
+        ChatTokenizer tokenizer = WordLevelTokenizer.Load(vocabulary);
+        var m = options.SmallModel;
+        var config = new LlamaConfig
+        {
+            HiddenSize = m.HiddenSize, IntermediateSize = m.IntermediateSize, NumHiddenLayers = m.Layers,
+            NumAttentionHeads = m.Heads, NumKeyValueHeads = m.Heads, VocabSize = tokenizer.VocabSize,
+            MaxPositionEmbeddings = Math.Max(options.MaxLength ?? 2048, 64), TieWordEmbeddings = true, RmsNormEps = 1e-5,
+            EosTokenIds = [tokenizer.EosId!.Value],
+        }.Validate();
+        string description = $"Llama from scratch: {m.Layers} layers, d={m.HiddenSize}, {m.Heads} heads, SwiGLU {m.IntermediateSize}, " +
+            $"word-level vocabulary of {tokenizer.VocabSize} ({vocabulary})";
+        return new ModelSetup(WordLevelTokenizer.Template(tokenizer), tokenizer.SpecialTokenId(WordLevelTokenizer.Pad), new LogitsWeightedLoss(), description,
+            () => new LlamaForCausalLM(config, device).InitializeWeights(options.Seed));
+    }
+
+    private static ModelSetup Checkpoint(RaceExperimentOptions options, Device device, ILogger logger)
+    {
+        string dir = options.ModelDirectory!;
+        if (!File.Exists(Path.Combine(dir, "config.json")))
+            throw new ArgumentException($"--model {dir}: no config.json (expected an HF Llama checkpoint folder).");
+        string tokenizerPath = Path.Combine(dir, "tokenizer.model");
+        string vocabularyPath = Path.Combine(dir, "vocab.txt");
+        ChatTokenizer tokenizer;
+        if (File.Exists(tokenizerPath))
+        {
+            try
+            {
+                tokenizer = ChatTokenizer.LoadSentencePiece(tokenizerPath);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                logger.LogInformation("{Path} is not SentencePiece ({Message}); reading it as a Llama-3 tiktoken file", tokenizerPath, e.Message);
+                tokenizer = ChatTokenizer.LoadLlama3(tokenizerPath);
+            }
+        }
+        else if (File.Exists(vocabularyPath))
+        {
+            tokenizer = WordLevelTokenizer.Load(vocabularyPath);   // a checkpoint of the small word-level model
+        }
+        else
+        {
+            throw new ArgumentException($"--model {dir}: no tokenizer.model (Llama-2 SentencePiece or Llama-3 tiktoken) or word-level vocab.txt in the folder.");
+        }
+        string templateName = options.ChatTemplate ?? tokenizer.Kind switch
+        {
+            TokenizerKind.SentencePiece => "llama-2",
+            TokenizerKind.Tiktoken => "llama-3",
+            _ => "chatml",
+        };
+        ChatTemplate template = ChatTemplate.Create(templateName, tokenizer);
+        var lora = new LoraConfig { R = options.LoraRank, Alpha = 2.0 * options.LoraRank, Dropout = 0.05, TargetModules = ["q_proj", "k_proj", "v_proj", "o_proj"] }.Validate();
+        LlamaConfig config = LlamaConfig.Load(Path.Combine(dir, "config.json"));
+        string description = $"{dir}: {config.NumHiddenLayers} layers, d={config.HiddenSize}, vocabulary {config.VocabSize}; " +
+            $"LoRA r={lora.R}, alpha={lora.Alpha} on q/k/v/o; template {templateName}";
+        return new ModelSetup(template, tokenizer.EosId ?? 0, new ChunkedWeightedCrossEntropy(), description, () =>
+        {
+            LlamaForCausalLM model = LlamaCheckpoint.Load(dir, device, logger: logger);
+            LoraAdapter.Inject(model, lora, options.Seed);
+            return model;
+        });
+    }
+}

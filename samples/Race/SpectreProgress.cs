@@ -1,0 +1,63 @@
+using System.Globalization;
+using PromptLossWeight.Metrics;
+using PromptLossWeight.Samples.Race.Reporting;
+using Spectre.Console;
+
+namespace PromptLossWeight.Samples.Race;
+
+/// <summary>Live console progress: one bar per PLW run, its description showing the latest validation metrics.</summary>
+public sealed class SpectreProgress(ProgressContext context) : IRaceProgress
+{
+    private readonly Dictionary<double, ProgressTask> _tasks = [];
+    private readonly Lock _lock = new();
+
+    /// <inheritdoc/>
+    public void Message(string text)
+    {
+        lock (_lock) AnsiConsole.MarkupLine($"[grey]{Markup.Escape(text)}[/]");
+    }
+
+    /// <inheritdoc/>
+    public void RunStarted(double plw, long totalSteps)
+    {
+        lock (_lock) _tasks[plw] = context.AddTask(Label(plw, "starting"), maxValue: totalSteps);
+    }
+
+    /// <inheritdoc/>
+    public void StepEnded(double plw, long step, double loss)
+    {
+        lock (_lock)
+            if (_tasks.TryGetValue(plw, out var task)) task.Value = step;
+    }
+
+    /// <inheritdoc/>
+    public void Evaluated(double plw, MetricRecord record)
+    {
+        lock (_lock) Describe(plw, record);
+    }
+
+    private void Describe(double plw, MetricRecord record)
+    {
+        if (!_tasks.TryGetValue(plw, out var task)) return;
+        task.Description = Label(plw, string.Create(CultureInfo.InvariantCulture,
+            $"ep {record.Epoch:F1} completion {record.Get(MetricNames.CompletionLoss):F3} full {record.Get(MetricNames.FullLoss):F3} acc {record.Get(MetricNames.Accuracy):F3}"));
+    }
+
+    /// <inheritdoc/>
+    public void RunFinished(double plw, RunSummary summary)
+    {
+        lock (_lock) Finish(plw, summary);
+    }
+
+    private void Finish(double plw, RunSummary summary)
+    {
+        if (!_tasks.TryGetValue(plw, out var task)) return;
+        task.Value = task.MaxValue;
+        task.Description = Label(plw, string.Create(CultureInfo.InvariantCulture,
+            $"best acc {summary.BestAccuracy.Value:F3}, best completion loss {summary.BestCompletionLoss.Value:F3}"));
+        task.StopTask();
+    }
+
+    private static string Label(double plw, string text) =>
+        Markup.Escape(string.Create(CultureInfo.InvariantCulture, $"PLW {plw,-5:G4} {text}"));
+}

@@ -1,0 +1,75 @@
+using Microsoft.ML.Tokenizers;
+using PromptLossWeight.Llama.Chat;
+using PromptLossWeight.Llama.Tokenizers;
+
+namespace PromptLossWeight.Samples.Race.Synthetic;
+
+/// <summary>
+/// The word-level tokenizer of the embedded default: the shipped vocabulary file (one token per line, the line
+/// number is the id) loaded as a Microsoft.ML.Tokenizers WordPiece tokenizer over whitespace/punctuation words,
+/// with the ChatML special tokens, so the default renders its examples with a real chat template.
+/// </summary>
+public static class WordLevelTokenizer
+{
+    /// <summary>Padding token (id 0).</summary>
+    public const string Pad = "[PAD]";
+
+    /// <summary>Unknown-word token.</summary>
+    public const string Unknown = "[UNK]";
+
+    /// <summary>The vocabulary file shipped next to the sample.</summary>
+    public static string DefaultVocabularyPath => Path.Combine(AppContext.BaseDirectory, "assets", "vocab.txt");
+
+    /// <summary>Loads the vocabulary at <paramref name="path"/> as a chat tokenizer (EOS = &lt;|im_end|&gt;).</summary>
+    public static ChatTokenizer Load(string? path = null)
+    {
+        path ??= DefaultVocabularyPath;
+        string[] tokens = File.ReadAllLines(path).Where(l => l.Length > 0).ToArray();
+        var special = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (string s in new[] { Pad, Unknown, ChatMLTemplate.ImStart, ChatMLTemplate.ImEnd })
+        {
+            int id = Array.IndexOf(tokens, s);
+            if (id < 0) throw new InvalidDataException($"{path}: the vocabulary lacks the special token {s}.");
+            special[s] = id;
+        }
+        // [UNK] stays an ordinary id for the chat tokenizer: unknown words may appear in user text.
+        var chatSpecial = special.Where(kv => kv.Key != Unknown).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        var wordPiece = WordPieceTokenizer.Create(path, new WordPieceOptions
+        {
+            UnknownToken = Unknown,
+            SpecialTokens = special,
+            PreTokenizer = PreTokenizer.CreateWordOrPunctuation(special),
+        });
+        return ChatTokenizer.FromTokenizer(wordPiece, chatSpecial, bosToken: null, eosToken: ChatMLTemplate.ImEnd,
+            vocabSize: tokens.Length, source: path);
+    }
+
+    /// <summary>
+    /// Writes a vocabulary for <paramref name="texts"/> to <paramref name="path"/>: the special tokens, the ChatML and
+    /// prompt words, then the most frequent words and punctuation marks (ties in ordinal order) up to
+    /// <paramref name="maxWords"/> entries; rarer words become [UNK]. Used when --data is given without --model.
+    /// </summary>
+    public static void BuildVocabulary(IEnumerable<string> texts, string path, int maxWords = 8000)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        var split = PreTokenizer.CreateWordOrPunctuation();
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (string text in texts)
+            foreach ((int offset, int length) in split.PreTokenize(text))
+            {
+                string word = text.Substring(offset, length);
+                counts[word] = counts.GetValueOrDefault(word) + 1;
+            }
+        var vocabulary = new List<string> { Pad, Unknown, ChatMLTemplate.ImStart, ChatMLTemplate.ImEnd, "system", "user", "assistant" };
+        var seen = vocabulary.ToHashSet(StringComparer.Ordinal);
+        foreach (string word in counts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key))
+        {
+            if (vocabulary.Count >= maxWords) break;
+            if (seen.Add(word)) vocabulary.Add(word);
+        }
+        File.WriteAllLines(path, vocabulary);
+    }
+
+    /// <summary>The ChatML template over the word-level tokenizer.</summary>
+    public static ChatTemplate Template(ChatTokenizer tokenizer) => new ChatMLTemplate(tokenizer);
+}

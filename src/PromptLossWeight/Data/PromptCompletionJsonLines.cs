@@ -1,0 +1,44 @@
+using System.Text.Json;
+
+namespace PromptLossWeight.Data;
+
+/// <summary>
+/// Reads prompt/completion pairs from JSON Lines: one JSON object per line with a prompt and a completion field
+/// (names configurable through <see cref="PromptCompletionFields"/>).
+/// </summary>
+/// <remarks>
+/// Blank lines are ignored; extra fields are ignored. A line that is not a JSON object, lacks a field, has a
+/// non-string or empty (white-space) prompt or completion is a bad record (<see cref="BadRecordPolicy"/>).
+/// Invalid UTF-8 always throws, naming the line.
+/// </remarks>
+public static class PromptCompletionJsonLines
+{
+    /// <summary>Reads the file at <paramref name="path"/>.</summary>
+    public static DataReadResult<PromptCompletionExample> Read(string path, PromptCompletionFields? fields = null, DataReadOptions? options = null)
+    {
+        using FileStream stream = StrictText.Open(path);
+        return Read(stream, path, fields, options);
+    }
+
+    /// <summary>Reads JSON Lines from <paramref name="stream"/>; <paramref name="source"/> names it in errors.</summary>
+    public static DataReadResult<PromptCompletionExample> Read(Stream stream, string source, PromptCompletionFields? fields = null, DataReadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        fields = (fields ?? new PromptCompletionFields()).Validate();
+        options = (options ?? new DataReadOptions()).Validate();
+        var collector = new RecordCollector<PromptCompletionExample>(source, options);
+        foreach ((int line, string text) in StrictText.Lines(stream, source))
+        {
+            if (collector.IsFull) break;
+            if (string.IsNullOrWhiteSpace(text)) continue;
+            collector.Add($"line {line}", () =>
+            {
+                using JsonDocument doc = StrictText.ParseObject(text);
+                return [new PromptCompletionExample(
+                    StrictText.RequireString(doc.RootElement, fields.Prompt),
+                    StrictText.RequireString(doc.RootElement, fields.Completion))];
+            });
+        }
+        return collector.Result();
+    }
+}

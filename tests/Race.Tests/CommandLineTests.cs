@@ -1,0 +1,95 @@
+using PromptLossWeight.Samples.Race;
+
+namespace Race.Tests;
+
+[CollectionDefinition("console", DisableParallelization = true)]
+public sealed class ConsoleCollection;
+
+[Collection("console")]
+public sealed class CommandLineTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private static (int Code, string Error) Run(params string[] args)
+    {
+        var error = new StringWriter();
+        TextWriter original = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            return (Program.Main(args), error.ToString());
+        }
+        finally
+        {
+            Console.SetError(original);
+        }
+    }
+
+    [Fact]
+    public void A_json_lines_record_with_three_options_exits_1_naming_the_file_and_line_without_a_stack_trace()
+    {
+        string path = _dir.File("race.jsonl");
+        File.WriteAllLines(path,
+        [
+            "{\"example_id\":\"a\",\"article\":\"Tom lives in Rome .\",\"question\":\"Where ?\",\"options\":[\"Rome\",\"Oslo\",\"Lima\",\"Bern\"],\"answer\":\"A\"}",
+            "{\"example_id\":\"b\",\"article\":\"Tom lives in Rome .\",\"question\":\"Where ?\",\"options\":[\"Rome\",\"Oslo\",\"Lima\"],\"answer\":\"A\"}",
+        ]);
+
+        var (code, error) = Run("--data", path, "--output", _dir.File("out"));
+
+        code.Should().Be(1);
+        error.Should().Contain(path).And.Contain("line 2").And.Contain("expected 4 options but found 3").And.NotContain("   at ");
+    }
+
+    [Fact]
+    public void A_truncated_parquet_file_exits_1_naming_the_file()
+    {
+        string path = RaceFixtureFiles.Write("parquet", _dir.Path, RaceFixtureFiles.Examples(10));
+        byte[] bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length - 30)]);
+
+        var (code, error) = Run("--data", path, "--output", _dir.File("out"));
+
+        code.Should().Be(1);
+        error.Should().Contain(path).And.Contain("PAR1").And.NotContain("   at ");
+    }
+
+    [Fact]
+    public void A_release_file_with_an_answer_outside_A_to_D_exits_1_naming_the_file_and_question()
+    {
+        string root = _dir.File("RACE");
+        RaceFixtureFiles.WriteReleaseFile(root, "dev", "high1.txt", "Ann lives in Oslo .", [("Where ?", ["Oslo", "Rome", "Lima", "Bern"], "A")]);
+        string bad = RaceFixtureFiles.WriteReleaseFile(root, "train", "high2.txt", "Ann lives in Oslo .",
+            [("Where ?", ["Oslo", "Rome", "Lima", "Bern"], "A"), ("Who ?", ["Ann", "Bob", "Eva", "Max"], "F")]);
+
+        var (code, error) = Run("--data", root, "--output", _dir.File("out"));
+
+        code.Should().Be(1);
+        error.Should().Contain(bad).And.Contain("question 2").And.Contain("'F'").And.NotContain("   at ");
+    }
+
+    [Fact]
+    public void A_plw_list_with_a_word_exits_1_with_a_usage_message()
+    {
+        var (code, error) = Run("--plw", "1,half", "--output", _dir.File("out"));
+
+        code.Should().Be(1);
+        error.Should().Contain("--plw").And.Contain("'half'");
+    }
+
+    [Fact]
+    public void The_command_line_runs_a_tiny_sweep_and_writes_the_report()
+    {
+        string output = _dir.File("out");
+
+        var (code, error) = Run("--plw", "1,0", "--max-steps", "2", "--eval-steps", "1", "--batch-size", "4", "--hidden-size", "16",
+            "--layers", "1", "--heads", "2", "--synthetic-examples", "16", "--max-eval-examples", "8", "--device", "cpu", "--output", output);
+
+        error.Should().BeEmpty();
+        code.Should().Be(0);
+        File.Exists(Path.Combine(output, "report.md")).Should().BeTrue();
+        File.Exists(Path.Combine(output, "plots", "comparison.png")).Should().BeTrue();
+    }
+}
