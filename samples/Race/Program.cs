@@ -49,12 +49,13 @@ public static class Program
         var townCount = new Option<int>("--synthetic-towns") { Description = "Towns in the synthetic world (4 to 16).", DefaultValueFactory = _ => defaults.Synthetic.TownCount };
         var shuffle = new Option<bool>("--synthetic-shuffle-options") { Description = "Shuffle the options instead of listing them in the town list's order (true/false).", DefaultValueFactory = _ => defaults.Synthetic.ShuffleOptions };
         var parallel = new Option<int?>("--parallel") { Description = "PLW runs trained at the same time (default: all of them for the small model, 1 with --model)." };
+        var pack = new Option<int?>("--pack") { Description = "Pack training examples into rows of N tokens (the batch size then counts rows); default: padded batches." };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => defaults.Seed };
 
         var root = new RootCommand("RACE prompt-loss-weight sweep: trains one run per PLW and reports completion loss, full loss and accuracy.")
         {
             model, data, validation, validationFraction, config, plw, epochs, maxSteps, batchSize, lr, evalSteps, loraRank, device, output,
-            maxExamples, maxEval, maxLength, skipBad, template, seed, threads, hidden, layers, heads, trainExamples, facts, fillers, distractors, schedule, townCount, shuffle, parallel,
+            maxExamples, maxEval, maxLength, skipBad, template, seed, threads, hidden, layers, heads, trainExamples, facts, fillers, distractors, schedule, townCount, shuffle, parallel, pack,
         };
         root.SetAction(result =>
         {
@@ -81,6 +82,7 @@ public static class Program
                     MaxEvalExamples = result.GetValue(maxEval),
                     MaxLength = result.GetValue(maxLength),
                     SkipBadRecords = result.GetValue(skipBad),
+                    PackedRowLength = result.GetValue(pack),
                     ChatTemplate = result.GetValue(template),
                     Seed = result.GetValue(seed),
                     LearningRateSchedule = result.GetValue(schedule),

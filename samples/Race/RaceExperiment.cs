@@ -102,6 +102,7 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
             Epochs = options.Epochs,
             MaxSteps = options.MaxSteps,
             BatchSize = options.BatchSize,
+            PackedRowLength = options.PackedRowLength,
             EvalBatchSize = Math.Max(options.BatchSize, 64),
             EvalSteps = evalSteps,
             LoggingSteps = evalSteps,

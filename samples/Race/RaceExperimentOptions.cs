@@ -63,6 +63,9 @@ public sealed record RaceExperimentOptions
     /// <summary>Longest sequence in tokens; longer examples lose the end of their article.</summary>
     public int? MaxLength { get; init; } = 1024;
 
+    /// <summary>Pack training examples into rows of this many tokens (null: pad each batch); the batch size then counts rows.</summary>
+    public int? PackedRowLength { get; init; }
+
     /// <summary>Skip malformed records (counted) instead of stopping at the first.</summary>
     public bool SkipBadRecords { get; init; }
 

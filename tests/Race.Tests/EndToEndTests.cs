@@ -56,6 +56,22 @@ public sealed class EndToEndTests : IDisposable
     }
 
     [Fact]
+    public void A_packed_sweep_trains_on_rows_of_several_examples_and_reports_finite_metrics()
+    {
+        string output = _dir.File("packed");
+
+        var result = new RaceExperiment(Tiny(output) with { PromptLossWeights = [0.1], PackedRowLength = 512, BatchSize = 2 })
+            .Run(new SilentProgress());
+
+        result.Histories.Should().ContainSingle().Which.History.Should().HaveCount(2);
+        foreach (MetricRecord r in result.Histories[0].History)
+        {
+            double.IsFinite(r.TrainLoss).Should().BeTrue($"train loss at step {r.Step}");
+            double.IsFinite(r.Get(MetricNames.CompletionLoss)).Should().BeTrue($"completion loss at step {r.Step}");
+        }
+    }
+
+    [Fact]
     public void Data_without_a_model_trains_the_small_model_on_a_vocabulary_built_from_the_data()
     {
         string path = RaceFixtureFiles.Write("parquet", _dir.Path, RaceFixtureFiles.Examples(40));
