@@ -16,6 +16,9 @@ public sealed class ReaderPropertyTests
     private static readonly byte[] ValidParquet = Bytes(w => RaceParquet.Write(w, RaceFixtures.Examples));
     private static readonly byte[] ValidRelease = System.Text.Encoding.UTF8.GetBytes(
         RaceFixtures.ReleaseJson("high1.txt", "Tom lives in Paris.", [("Where?", ["a", "b", "c", "d"], "B"), ("Who?", ["a", "b", "c", "d"], "A")]));
+    private static readonly byte[] ValidChat = System.Text.Encoding.UTF8.GetBytes(
+        "{\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":\"assistant\",\"content\":\"Hello\"}]}\n" +
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"2+2?\"},{\"role\":\"assistant\",\"content\":\"4\"}]}\n");
 
     private static byte[] Bytes(Action<string> write)
     {
@@ -38,6 +41,7 @@ public sealed class ReaderPropertyTests
         (b, p) => RaceJsonLines.Read(new MemoryStream(b), "input", new DataReadOptions { BadRecords = p }),
         (b, p) => RaceParquet.Read(new MemoryStream(b), "input", new DataReadOptions { BadRecords = p }),
         (b, p) => RaceOriginalRelease.ReadFile(new MemoryStream(b), "input", new DataReadOptions { BadRecords = p }),
+        (b, p) => ChatJsonLines.Read(new MemoryStream(b), "input", options: new DataReadOptions { BadRecords = p }),
     ];
 
     private static bool OnlyDataFormatErrors(byte[] bytes, BadRecordPolicy policy)
@@ -58,7 +62,7 @@ public sealed class ReaderPropertyTests
 
     /// <summary>A valid file of one of the formats, truncated at a random point and with random bytes overwritten.</summary>
     private static Arbitrary<byte[]> DamagedFiles() =>
-        (from source in Gen.Elements(ValidJsonLines, ValidParquet, ValidRelease)
+        (from source in Gen.Elements(ValidJsonLines, ValidParquet, ValidRelease, ValidChat)
          from cut in Gen.Choose(0, 100)
          from flips in Gen.ListOf(Gen.Zip(Gen.Choose(0, 1 << 20), Gen.Choose(0, 255)))
          select Damage(source, cut, flips)).ToArbitrary();
@@ -84,4 +88,10 @@ public sealed class ReaderPropertyTests
         OnlyDataFormatErrors(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', article.Select((a, i) =>
             System.Text.Json.JsonSerializer.Serialize(new { example_id = "x", article = a, question = a, options = options.Take(i), answer })))),
             BadRecordPolicy.Skip);
+
+    [Property(MaxTest = 150)]
+    public bool Random_chat_records_give_records_or_a_data_format_error(string[] roles, string?[] contents, bool skip) =>
+        OnlyDataFormatErrors(System.Text.Encoding.UTF8.GetBytes(string.Join('\n', roles.Select((r, i) =>
+            System.Text.Json.JsonSerializer.Serialize(new { messages = contents.Take(i + 1).Select((c, j) => new { role = j % 2 == 0 ? r : "assistant", content = c }) })))),
+            skip ? BadRecordPolicy.Skip : BadRecordPolicy.Throw);
 }
