@@ -20,6 +20,7 @@ public static class Program
             ["race-jsonl"] = (b, o) => RaceJsonLines.Read(new MemoryStream(b), "input", o),
             ["race-parquet"] = (b, o) => RaceParquet.Read(new MemoryStream(b), "input", o),
             ["race-release"] = (b, o) => RaceOriginalRelease.ReadFile(new MemoryStream(b), "input", o),
+            ["chat-jsonl"] = (b, o) => ChatJsonLines.Read(new MemoryStream(b), "input", options: o),
         };
 
     /// <summary>

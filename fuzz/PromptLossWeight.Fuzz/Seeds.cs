@@ -30,6 +30,9 @@ public static class Seeds
             ["article"] = "Tom lives in Paris . He likes tea .",
             ["id"] = "high1.txt",
         }));
+        File.WriteAllText(Path.Combine(Dir("chat-jsonl"), "seed-1"),
+            "{\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":\"Say hi\"},{\"role\":\"assistant\",\"content\":\"hi\"}]}\n" +
+            "{\"messages\":[{\"role\":\"user\",\"content\":\"Count\"},{\"role\":\"assistant\",\"content\":\"1 2 3\"},{\"role\":\"user\",\"content\":\"And on?\"},{\"role\":\"assistant\",\"content\":\"4 5\"}]}\n");
     }
 
 #pragma warning disable IDE1006 // Column names as the reader expects them.
