@@ -6,9 +6,10 @@ namespace PromptLossWeight.Llama.Model;
 /// <summary>
 /// The documents of a batch as contiguous spans of its rows, found once per forward pass from the document ids, so
 /// that attention runs causally within each document ("varlen" attention) instead of over every pair of the row under
-/// a dense mask. Spans of equal length, from any row, share one attention call.
+/// a dense mask. On the flattened [B·N] token axis the documents and the padding between them are consecutive runs:
+/// attention splits q, k, v into views of those runs, attends within each document and concatenates the outputs.
 /// </summary>
-public sealed class DocumentSpans : IDisposable
+public sealed class DocumentSpans
 {
     /// <summary>One document: <see cref="Length"/> tokens of row <see cref="Row"/> from <see cref="Start"/> on.</summary>
     /// <param name="Row">The batch row.</param>
@@ -17,24 +18,36 @@ public sealed class DocumentSpans : IDisposable
     public readonly record struct Span(int Row, int Start, int Length);
 
     private readonly long _rows, _rowLength;
-    private readonly (int Length, int Count)[] _buckets; // spans grouped by length, in the order of _order
-    private readonly Tensor? _order;                      // [R] flat token index (row·N + t) of every real token, bucket by bucket
+    private readonly long[] _runLengths;   // lengths of the runs (documents and padding) along the flattened [B·N] axis
+    private readonly bool[] _runIsDocument; // false for a padding run
 
-    private DocumentSpans(long rows, long rowLength, IReadOnlyList<Span> spans, bool onePerRowFromStart, Device device)
+    private DocumentSpans(long rows, long rowLength, IReadOnlyList<Span> spans, bool onePerRowFromStart)
     {
         _rows = rows;
         _rowLength = rowLength;
         Spans = spans;
         OnePerRowFromStart = onePerRowFromStart;
-        var byLength = spans.GroupBy(s => s.Length).OrderBy(g => g.Key).ToArray();
-        _buckets = byLength.Select(g => (g.Key, g.Count())).ToArray();
-        if (onePerRowFromStart) return;
-        var order = new List<long>();
-        foreach (var bucket in byLength)
-            foreach (Span span in bucket)
-                for (int t = 0; t < span.Length; t++)
-                    order.Add(span.Row * rowLength + span.Start + t);
-        _order = tensor(order.ToArray(), dtype: ScalarType.Int64, device: device);
+
+        // Walk the flattened axis: padding before each span (merged across rows), then the span; padding at the end.
+        var lengths = new List<long>();
+        var isDocument = new List<bool>();
+        void Add(long length, bool document)
+        {
+            if (length == 0) return;
+            if (!document && isDocument.Count > 0 && !isDocument[^1]) lengths[^1] += length; // one padding run
+            else { lengths.Add(length); isDocument.Add(document); }
+        }
+        long next = 0; // flat index of the first token not yet in a run
+        foreach (Span span in spans)
+        {
+            long start = span.Row * rowLength + span.Start;
+            Add(start - next, document: false);
+            Add(span.Length, document: true);
+            next = start + span.Length;
+        }
+        Add(rows * rowLength - next, document: false);
+        _runLengths = [.. lengths];
+        _runIsDocument = [.. isDocument];
     }
 
     /// <summary>The documents, row by row, left to right.</summary>
@@ -46,16 +59,15 @@ public sealed class DocumentSpans : IDisposable
     /// </summary>
     public bool OnePerRowFromStart { get; }
 
-    /// <summary>The number of attention calls per layer: one for whole rows, otherwise one per distinct span length.</summary>
-    public int AttentionCalls => OnePerRowFromStart ? 1 : _buckets.Length;
+    /// <summary>The number of attention calls per layer: one for whole rows, otherwise one per document.</summary>
+    public int AttentionCalls => OnePerRowFromStart ? 1 : Spans.Count;
 
     /// <summary>
     /// The spans of document ids <paramref name="docIds"/> [B, N] (0 = padding, otherwise a document id), or null when a
     /// document id occurs in separate runs of one row (its tokens would have to attend across the gap: the caller then
-    /// keeps the explicit mask). The token index used by <see cref="Attend"/> lives on <paramref name="device"/>
-    /// (default: the device of <paramref name="docIds"/>).
+    /// keeps the explicit mask).
     /// </summary>
-    public static DocumentSpans? Find(Tensor docIds, Device? device = null)
+    public static DocumentSpans? Find(Tensor docIds)
     {
         if (docIds.dim() != 2)
             throw new ArgumentException($"Document ids must be [B, N]; got [{string.Join(", ", docIds.shape)}].", nameof(docIds));
@@ -84,7 +96,7 @@ public sealed class DocumentSpans : IDisposable
             }
             if (documentsInRow > 1) onePerRowFromStart = false;
         }
-        return new DocumentSpans(rows, n, spans, onePerRowFromStart, device ?? docIds.device);
+        return new DocumentSpans(rows, n, spans, onePerRowFromStart);
     }
 
     /// <summary>
@@ -101,24 +113,19 @@ public sealed class DocumentSpans : IDisposable
             return whole.transpose(1, 2).MoveToOuterDisposeScope();                             // [B, N, heads, H]
         }
 
-        // Tokens of all documents, bucket after bucket: [R, heads, H] with R = real tokens.
-        Tensor Gather(Tensor t) => t.transpose(1, 2).reshape(_rows * _rowLength, heads, headDim).index_select(0, _order!);
-        Tensor[] qs = Split(Gather(q)), ks = Split(Gather(k)), vs = Split(Gather(v));
-        var outputs = new Tensor[_buckets.Length];
-        for (int i = 0; i < _buckets.Length; i++)
+        // The flattened token axis, cut into runs: views [heads, L, H], one per document or padding run.
+        Tensor[] Runs(Tensor t) => t.transpose(1, 2).reshape(_rows * _rowLength, heads, headDim) // [B·N, heads, H]
+            .transpose(0, 1).split(_runLengths, 1);                                                // [heads, L, H] each
+        Tensor[] qs = Runs(q), ks = Runs(k), vs = Runs(v);
+        var outputs = new Tensor[qs.Length];
+        for (int i = 0; i < qs.Length; i++)
         {
-            var (length, count) = _buckets[i];
-            Tensor Docs(Tensor t) => t.view(count, length, heads, headDim).transpose(1, 2);               // [S, heads, L, H]
-            Tensor y = nn.functional.scaled_dot_product_attention(Docs(qs[i]), Docs(ks[i]), Docs(vs[i]), is_casual: true);
-            outputs[i] = y.transpose(1, 2).reshape(count * length, heads, headDim);                         // [S·L, heads, H]
+            outputs[i] = _runIsDocument[i]
+                ? nn.functional.scaled_dot_product_attention(
+                    qs[i].unsqueeze(0), ks[i].unsqueeze(0), vs[i].unsqueeze(0), is_casual: true).squeeze(0) // [heads, L, H]
+                : zeros_like(qs[i]);                                                                          // padding
         }
-        Tensor placed = zeros(_rows * _rowLength, heads, headDim, dtype: q.dtype, device: q.device)
-            .index_copy(0, _order!, cat(outputs, 0));                                                       // [B·N, heads, H]
-        return placed.view(_rows, _rowLength, heads, headDim).MoveToOuterDisposeScope();                  // [B, N, heads, H]
+        Tensor y = cat(outputs, 1);                                                                // [heads, B·N, H]
+        return y.view(heads, _rows, _rowLength, headDim).permute(1, 2, 0, 3).MoveToOuterDisposeScope(); // [B, N, heads, H]
     }
-
-    private Tensor[] Split(Tensor tokens) => tokens.split(_buckets.Select(b => (long)b.Length * b.Count).ToArray(), 0);
-
-    /// <summary>Frees the token index.</summary>
-    public void Dispose() => _order?.Dispose();
 }

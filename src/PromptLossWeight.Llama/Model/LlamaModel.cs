@@ -59,7 +59,7 @@ public sealed class LlamaModel : nn.Module
         var (cos, sin) = _rotary.CosSin(positions, x.dtype);                      // [B, 1, N, H] each
         // Without a cache, documents that are contiguous spans attend within themselves (no [N, N] mask, no work across
         // documents); the cache/generation path and any other layout keep the explicit mask.
-        using DocumentSpans? spans = cache is null ? DocumentSpans.Find(docIds, device) : null;
+        DocumentSpans? spans = cache is null ? DocumentSpans.Find(docIds) : null;
         Tensor? mask = spans is null ? AttentionMask(docIds.to(device), past, n) : null; // [B, 1, N, T+N]
         foreach (DecoderLayer layer in layers)
             x = layer.Forward(x, cos, sin, spans, mask, cache);                   // [B, N, D]

@@ -11,28 +11,28 @@ namespace PromptLossWeight.Llama.Tests.Model;
 public class DocumentAttentionTests
 {
     [Fact]
-    public void Packed_rows_are_split_into_document_spans_and_equal_lengths_share_one_attention_call()
+    public void Packed_rows_are_split_into_document_spans_with_one_attention_call_per_document()
     {
         using var docIds = Tiny.Ids([1, 1, 1, 2, 2, 0], [1, 1, 2, 2, 2, 3]);
-        using DocumentSpans? spans = DocumentSpans.Find(docIds);
+        DocumentSpans? spans = DocumentSpans.Find(docIds);
         spans.Should().NotBeNull();
         spans!.Spans.Should().Equal(
             new DocumentSpans.Span(0, 0, 3), new DocumentSpans.Span(0, 3, 2),
             new DocumentSpans.Span(1, 0, 2), new DocumentSpans.Span(1, 2, 3), new DocumentSpans.Span(1, 5, 1));
         spans.OnePerRowFromStart.Should().BeFalse();
-        spans.AttentionCalls.Should().Be(3, "lengths 1, 2 and 3");
+        spans.AttentionCalls.Should().Be(5, "one causal attention per document; padding gets none");
     }
 
     [Fact]
     public void Right_padded_rows_of_one_document_run_as_one_batched_causal_attention()
     {
         using var rightPadded = Tiny.Ids([1, 1, 1, 0], [1, 1, 1, 1]);
-        using DocumentSpans? spans = DocumentSpans.Find(rightPadded);
+        DocumentSpans? spans = DocumentSpans.Find(rightPadded);
         spans!.OnePerRowFromStart.Should().BeTrue();
         spans.AttentionCalls.Should().Be(1);
 
         using var leftPadded = Tiny.Ids([0, 1, 1, 1], [1, 1, 1, 1]);
-        using DocumentSpans? left = DocumentSpans.Find(leftPadded);
+        DocumentSpans? left = DocumentSpans.Find(leftPadded);
         left!.OnePerRowFromStart.Should().BeFalse("padding before real tokens would be attended by a whole-row causal attention");
         left.Spans.Should().Equal(new DocumentSpans.Span(0, 1, 3), new DocumentSpans.Span(1, 0, 4));
     }
@@ -52,6 +52,23 @@ public class DocumentAttentionTests
         using var ids = Tiny.RandomIds(2, 10, seed: 5);
         using var docIds = Tiny.Ids([1, 1, 1, 1, 2, 2, 2, 3, 3, 0], [1, 1, 1, 2, 2, 2, 2, 2, 0, 0]);
         using var positions = Tiny.Ids([0, 1, 2, 3, 0, 1, 2, 0, 1, 0], [0, 1, 2, 0, 1, 2, 3, 4, 0, 0]);
+        using var spansPath = model.Logits(ids, docIds, positions);
+        using var cache = model.NewCache();                       // a fresh cache takes the explicit-mask path
+        using var maskPath = model.Logits(ids, docIds, positions, cache);
+        using var real = docIds.ne(0).unsqueeze(2);               // [B, N, 1]
+        Tiny.MaxAbsDiff(spansPath * real, maskPath * real).Should().BeLessThan(1e-5);
+        isfinite(spansPath).all().item<bool>().Should().BeTrue("padding outputs stay finite");
+    }
+
+    [Fact]
+    public void Padding_before_and_between_documents_leaves_per_document_attention_equal_to_the_dense_mask()
+    {
+        using var model = Tiny.Model();
+        using var noGrad = no_grad();
+        using var ids = Tiny.RandomIds(2, 10, seed: 7);
+        using var docIds = Tiny.Ids([0, 0, 1, 1, 1, 0, 2, 2, 2, 0], [0, 3, 3, 3, 3, 3, 3, 3, 3, 3]);
+        using var positions = Tiny.Ids([0, 0, 0, 1, 2, 0, 0, 1, 2, 0], [0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        DocumentSpans.Find(docIds)!.AttentionCalls.Should().Be(3);
         using var spansPath = model.Logits(ids, docIds, positions);
         using var cache = model.NewCache();                       // a fresh cache takes the explicit-mask path
         using var maskPath = model.Logits(ids, docIds, positions, cache);
