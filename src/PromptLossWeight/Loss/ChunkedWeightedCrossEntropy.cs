@@ -70,8 +70,7 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
         int chunkSize = DefaultChunkSize)
     {
         ValidateChunkSize(chunkSize);
-        if (normalizer is double given && (!double.IsFinite(given) || given < 0))
-            throw new ArgumentException($"The normaliser must be finite and >= 0, got {given}.", nameof(normalizer));
+        if (normalizer is double given) WeightedCrossEntropy.ValidateNormalizer(given);
         ValidateHiddenAndHead(hidden, outputWeight, labels);
         WeightedCrossEntropy.Validate(hidden, labels, weights);
 

@@ -42,8 +42,7 @@ public static class WeightedCrossEntropy
     /// <param name="normalizer">Σw over everything the step covers; must be finite and ≥ 0. When 0 the loss is 0.</param>
     public static Tensor Compute(Tensor logits, Tensor labels, Tensor weights, double normalizer)
     {
-        if (!double.IsFinite(normalizer) || normalizer < 0)
-            throw new ArgumentException($"The normaliser must be finite and >= 0, got {normalizer}.", nameof(normalizer));
+        ValidateNormalizer(normalizer);
         using var scope = NewDisposeScope();
         var (sum, _) = WeightedSumAndTotal(logits, labels, weights);
         Tensor loss = normalizer > 0 ? sum / normalizer : sum * 0.0;
@@ -111,6 +110,12 @@ public static class WeightedCrossEntropy
             throw new ArgumentException($"labels are on {labels.device} but logits are on {logits.device}.", nameof(labels));
         if (logits.shape[1] < 2)
             throw new ArgumentException($"sequences need at least 2 tokens for a next-token loss; logits have shape {Shape(logits)}.", nameof(logits));
+    }
+
+    internal static void ValidateNormalizer(double normalizer)
+    {
+        if (!double.IsFinite(normalizer) || normalizer < 0)
+            throw new ArgumentException($"The normaliser must be finite and >= 0, got {normalizer}.", nameof(normalizer));
     }
 
     internal static void Validate(Tensor logits, Tensor labels, Tensor weights)
