@@ -28,6 +28,12 @@ public partial class Trainer
         _started = true;
         PrepareOutputDirectory();
         PlanRun();
+        // The model may have been moved or converted since the constructor (which replaces its parameters):
+        // list them again so that the optimizer, clipping and checkpoints see the live tensors.
+        _trainable = Checkpoints.TrainableParameters(Model.Module);
+        if (_trainable.Count == 0) throw new InvalidOperationException("The model has no trainable parameters (none has requires_grad set).");
+        if (_trainable[0].Parameter.device_type != Device.type || _trainable[0].Parameter.device_index != Device.index)
+            throw new InvalidOperationException($"The model was moved to {_trainable[0].Parameter.device} after the trainer was created for {Device}; create the trainer after moving the model.");
         _optimizer = CreateOptimizer();
         string? resumeFrom = ResolveResume();
         if (resumeFrom is not null) LoadCheckpoint(resumeFrom);

@@ -29,7 +29,7 @@ namespace PromptLossWeight.Training;
 /// </remarks>
 public partial class Trainer : IDisposable
 {
-    private readonly List<(string Name, Parameter Parameter)> _trainable;
+    private List<(string Name, Parameter Parameter)> _trainable;
     private readonly List<MetricRecord> _history = [];
     private readonly Dictionary<int, IReadOnlyList<IReadOnlyList<MaskedExample>>> _planCache = [];
     private bool _started;
@@ -57,11 +57,13 @@ public partial class Trainer : IDisposable
         ValidateExamples(TrainData, "training");
         ValidateExamples(EvalData, "evaluation");
         if (TrainData.Count == 0) throw new ArgumentException("The training data is empty.", nameof(trainData));
+        // Move first, then list: moving to another device (or dtype) replaces and frees every parameter that changes,
+        // so references taken before the move would point at freed tensors ("cuda" vs "cuda:0" counts as a change).
+        if (options.Device is not null) model.Module.to(options.Device);
         _trainable = Checkpoints.TrainableParameters(model.Module);
         if (_trainable.Count == 0)
             throw new ArgumentException("The model has no trainable parameters (none has requires_grad set).", nameof(model));
-        if (options.Device is not null) model.Module.to(options.Device);
-        Device = options.Device ?? _trainable[0].Parameter.device;
+        Device = _trainable[0].Parameter.device;
     }
 
     /// <summary>The run configuration.</summary>
