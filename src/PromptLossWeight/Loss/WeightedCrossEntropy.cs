@@ -1,3 +1,4 @@
+using PromptLossWeight.Masking;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,8 +13,8 @@ namespace PromptLossWeight.Loss;
 /// <remarks>All arithmetic on the losses is done in fp32 for fp32, bf16 and fp16 logits (fp64 logits stay fp64).</remarks>
 public static class WeightedCrossEntropy
 {
-    /// <summary>The label value that marks a token as ignored (the PyTorch / Hugging Face convention).</summary>
-    public const long IgnoreIndex = -100;
+    /// <summary>The label value that marks a token as ignored: <see cref="TokenLabels.IgnoreIndex"/> (-100, the PyTorch / Hugging Face convention).</summary>
+    public const long IgnoreIndex = TokenLabels.IgnoreIndex;
 
     /// <summary>
     /// The weighted mean loss of a batch: Σ wᵢℓᵢ / Σ wᵢ over the shifted, non-ignored tokens.

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using PromptLossWeight.IO;
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

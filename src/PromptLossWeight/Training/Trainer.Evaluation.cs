@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
-using PromptLossWeight.Data;
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Batching;
+using PromptLossWeight.Evaluation;
 using static TorchSharp.torch;
 
 namespace PromptLossWeight.Training;

@@ -1,8 +1,7 @@
 using Microsoft.Extensions.Logging;
-using PromptLossWeight.Data;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
-using PromptLossWeight.Metrics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
-using PromptLossWeight.Metrics;
 using PromptLossWeight.Models;
 using TorchSharp;
 using TorchSharp.Modules;

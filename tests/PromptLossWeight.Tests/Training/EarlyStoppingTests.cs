@@ -1,5 +1,5 @@
 using PromptLossWeight.Masking;
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Models;
 using PromptLossWeight.Training;
 

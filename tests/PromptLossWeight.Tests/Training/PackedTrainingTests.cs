@@ -1,5 +1,4 @@
 using PromptLossWeight.Loss;
-using PromptLossWeight.Tests.Packing;
 using PromptLossWeight.Training;
 
 namespace PromptLossWeight.Tests.Training;
