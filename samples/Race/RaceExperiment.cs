@@ -60,8 +60,12 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
             $"sequences (chat template): mean {train.Average(e => e.Length):F0} tokens, Rg arithmetic mean {rg.ArithmeticMean:G3}, geometric mean {rg.GeometricMean:G3}{shortened}"));
 
         Directory.CreateDirectory(options.OutputDirectory);
-        long stepsPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
-        long totalSteps = options.MaxSteps ?? stepsPerEpoch * options.Epochs;
+        // The trainer's own plan (packing included), so warm-up, evaluation interval and progress match its steps.
+        long totalSteps = Trainer.PlanTotalSteps(new TrainerOptions
+        {
+            OutputDirectory = options.OutputDirectory, Epochs = options.Epochs, MaxSteps = options.MaxSteps,
+            BatchSize = options.BatchSize, PackedRowLength = options.PackedRowLength, Seed = options.Seed,
+        }, train);
         int evalSteps = options.EvalSteps ?? (int)Math.Max(1, totalSteps / 16);
 
         var results = new (IReadOnlyList<MetricRecord> History, RunSummary Summary)[options.PromptLossWeights.Count];

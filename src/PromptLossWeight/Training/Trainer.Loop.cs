@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using PromptLossWeight.Batching;
 using PromptLossWeight.Evaluation;
 using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
@@ -12,8 +13,7 @@ public partial class Trainer
 {
     private TrainerState _state = new();
     private AdamW? _optimizer;
-    private long _stepsPerEpoch;
-    private long _evalEvery;
+    private StepPlan? _steps;
 
     /// <summary>
     /// Runs training to the end (max steps or epochs), an early stop, or a callback's stop request, and returns the
@@ -26,7 +26,7 @@ public partial class Trainer
         if (_started) throw new InvalidOperationException("Train() can be called once per Trainer; create a new Trainer (with ResumeFrom) to continue.");
         _started = true;
         PrepareOutputDirectory();
-        PlanRun();
+        StepPlan steps = EnsurePlanned();
         // The model may have been moved or converted since the constructor (which replaces its parameters):
         // list them again so that the optimizer, clipping and checkpoints see the live tensors.
         _trainable = Checkpoints.TrainableParameters(Model.Module);
@@ -44,13 +44,13 @@ public partial class Trainer
 
         var context = new TrainerContext { TotalSteps = TotalSteps, History = _history };
         Logger.LogInformation("Training {Total} steps ({PerEpoch} per epoch), starting at step {Step}, on {Device}.",
-            TotalSteps, _stepsPerEpoch, _state.Step, Device);
+            TotalSteps, steps.StepsPerEpoch, _state.Step, Device);
         Model.Module.train();
         string stopReason = "max steps reached";
         bool evaluatedAtThisStep = false;
         while (_state.Step < TotalSteps)
         {
-            IReadOnlyList<IReadOnlyList<MaskedExample>> plan = Plan(_state.Epoch);
+            IReadOnlyList<MicroBatch> plan = Plan(_state.Epoch);
             if (_state.MicroBatchInEpoch >= plan.Count)
             {
                 _state.Epoch++;
@@ -83,7 +83,7 @@ public partial class Trainer
                     _state.Step, TotalSteps, Epoch, loss, roleWeights.User, lr);
 
             evaluatedAtThisStep = false;
-            if (_state.Step % _evalEvery == 0 || _state.Step == TotalSteps)
+            if (_state.Step % steps.EvalEvery == 0 || _state.Step == TotalSteps)
             {
                 EvaluateAndSave(context);
                 evaluatedAtThisStep = true;
@@ -105,31 +105,25 @@ public partial class Trainer
         return new TrainResult(_history.ToList(), best, _state.BestMetric, _state.Step, _state.SkippedSteps, stopReason, last);
     }
 
-    private double Epoch => _stepsPerEpoch > 0 ? (double)_state.Step / _stepsPerEpoch : 0;
+    private double Epoch => EnsurePlanned().StepsPerEpoch is long perEpoch and > 0 ? (double)_state.Step / perEpoch : 0;
 
-    private IReadOnlyList<IReadOnlyList<MaskedExample>> Plan(int epoch)
+    private IReadOnlyList<MicroBatch> Plan(int epoch)
     {
         if (!_planCache.TryGetValue(epoch, out var plan))
         {
             _planCache.Clear();
             plan = PlanTrainBatches(epoch);
-            if (plan.Count == 0 || plan.Any(g => g.Count == 0))
-                throw new InvalidOperationException($"PlanTrainBatches({epoch}) returned no micro-batches or an empty one.");
+            if (plan is null || plan.Count == 0 || plan.Any(g => g is null))
+                throw new InvalidOperationException($"PlanTrainBatches({epoch}) returned no micro-batches or a null one.");
             _planCache[epoch] = plan;
         }
         return plan;
     }
 
-    private void PlanRun()
-    {
-        long microBatches = Plan(0).Count;
-        _stepsPerEpoch = (microBatches + Options.GradientAccumulationSteps - 1) / Options.GradientAccumulationSteps;
-        TotalSteps = Options.MaxSteps ?? Options.Epochs * _stepsPerEpoch;
-        _evalEvery = Options.EvalSteps ?? Math.Max(1, (long)Math.Round(_stepsPerEpoch * (Options.EvalEpochFraction ?? 1.0)));
-    }
+    private StepPlan EnsurePlanned() => _steps ??= StepPlan.For(Options, Plan(0).Count);
 
     /// <summary>One optimizer step over <paramref name="group"/>: returns the step loss and whether the update was skipped.</summary>
-    private (double Loss, bool Skipped) TrainStep(IReadOnlyList<IReadOnlyList<MaskedExample>> group, RoleWeights roleWeights, double lr)
+    private (double Loss, bool Skipped) TrainStep(IReadOnlyList<MicroBatch> group, RoleWeights roleWeights, double lr)
     {
         using var scope = NewDisposeScope();
         var batches = group.Select(Collate).ToList();
@@ -226,4 +220,16 @@ public partial class Trainer
     /// <summary>The trainable parameters in the order the optimizer holds their state.</summary>
     private IEnumerable<(string Name, Parameter Parameter)> OptimizerOrder() =>
         _trainable.Where(p => p.Parameter.dim() >= 2).Concat(_trainable.Where(p => p.Parameter.dim() < 2));
+}
+
+/// <summary>The step arithmetic of a run, from the number of micro-batches in an epoch.</summary>
+internal sealed record StepPlan(long StepsPerEpoch, long TotalSteps, long EvalEvery)
+{
+    public static StepPlan For(TrainerOptions options, long microBatchesPerEpoch)
+    {
+        long perEpoch = (microBatchesPerEpoch + options.GradientAccumulationSteps - 1) / options.GradientAccumulationSteps;
+        long total = options.MaxSteps ?? options.Epochs * perEpoch;
+        long evalEvery = options.EvalSteps ?? Math.Max(1, (long)Math.Round(perEpoch * (options.EvalEpochFraction ?? 1.0)));
+        return new StepPlan(perEpoch, total, evalEvery);
+    }
 }

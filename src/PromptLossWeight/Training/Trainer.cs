@@ -31,7 +31,7 @@ public partial class Trainer : IDisposable
 {
     private List<(string Name, Parameter Parameter)> _trainable;
     private readonly List<MetricRecord> _history = [];
-    private readonly Dictionary<int, IReadOnlyList<IReadOnlyList<MaskedExample>>> _planCache = [];
+    private readonly Dictionary<int, IReadOnlyList<MicroBatch>> _planCache = [];
     private bool _started;
 
     /// <summary>
@@ -93,51 +93,49 @@ public partial class Trainer : IDisposable
     /// <summary>Optimizer steps completed.</summary>
     public long CurrentStep => _state.Step;
 
-    /// <summary>Total optimizer steps of the run (known once <see cref="Train"/> has started).</summary>
-    public long TotalSteps { get; private set; }
+    /// <summary>
+    /// Total optimizer steps of the run: <c>MaxSteps</c>, or <c>Epochs</c> × the steps of an epoch as
+    /// <see cref="PlanTrainBatches"/> plans it (packing included). Planned on first use; use it instead of computing
+    /// the number yourself, for warm-up, progress or evaluation intervals.
+    /// </summary>
+    public long TotalSteps => EnsurePlanned().TotalSteps;
+
+    /// <summary>
+    /// The total optimizer steps that a <see cref="Trainer"/> (with the default <see cref="PlanTrainBatches"/>) would plan
+    /// for <paramref name="options"/> and <paramref name="trainData"/>, without a model: for options that depend on it
+    /// (warm-up, evaluation interval) before the trainer exists.
+    /// </summary>
+    public static long PlanTotalSteps(TrainerOptions options, IReadOnlyList<MaskedExample> trainData)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(trainData);
+        options.Validate();
+        ValidateExamples(trainData, "training");
+        if (trainData.Count == 0) throw new ArgumentException("The training data is empty.", nameof(trainData));
+        return StepPlan.For(options, DefaultTrainPlan(options, trainData, 0, logger: null).Count).TotalSteps;
+    }
 
     // ---------------------------------------------------------------- hooks: data
 
     /// <summary>
-    /// The micro-batches of training epoch <paramref name="epoch"/>, each a list of examples that <see cref="Collate"/>
-    /// turns into one batch. Called once per epoch (cached). Default: the training examples shuffled with a generator
-    /// seeded from (<c>Seed</c>, epoch), cut into groups of <c>BatchSize</c> (the last one may be smaller); with
-    /// <c>PackedRowLength</c>, the shuffled examples are packed into rows and each group holds the examples of
-    /// <c>BatchSize</c> rows. Must be a pure function of the epoch so that a resumed run sees the same order.
+    /// The micro-batches of training epoch <paramref name="epoch"/>, in order. Called once per epoch (cached). Default:
+    /// the training examples shuffled with a generator seeded from (<c>Seed</c>, epoch), cut into padded micro-batches of
+    /// <c>BatchSize</c> examples (the last one may be smaller); with <c>PackedRowLength</c>, the shuffled examples are
+    /// packed once into rows and each micro-batch carries <c>BatchSize</c> of those rows. Must be a pure function of the
+    /// epoch so that a resumed run sees the same order.
     /// </summary>
-    protected virtual IReadOnlyList<IReadOnlyList<MaskedExample>> PlanTrainBatches(int epoch)
-    {
-        int[] order = Enumerable.Range(0, TrainData.Count).ToArray();
-        var random = new Random(unchecked(Options.Seed * 1_000_003 + epoch));
-        for (int i = order.Length - 1; i > 0; i--)
-        {
-            int j = random.Next(i + 1);
-            (order[i], order[j]) = (order[j], order[i]);
-        }
-        var shuffled = order.Select(i => TrainData[i]).ToList();
-        if (Options.PackedRowLength is not int rowLength) return Chunk(shuffled, Options.BatchSize);
-
-        PackingPlan plan = PackingPlanner.BestFitDecreasing(shuffled.Select(e => e.Length).ToList(), rowLength);
-        Logger.LogDebug("Epoch {Epoch}: {Examples} examples packed into {Rows} rows of {RowLength} tokens (efficiency {Efficiency:F3}).",
-            epoch, shuffled.Count, plan.Rows.Count, rowLength, plan.Efficiency);
-        return plan.Rows.Chunk(Options.BatchSize)
-            .Select(rows => (IReadOnlyList<MaskedExample>)rows.SelectMany(row => row.Select(i => shuffled[i])).ToList())
-            .ToList();
-    }
+    protected virtual IReadOnlyList<MicroBatch> PlanTrainBatches(int epoch) => DefaultTrainPlan(Options, TrainData, epoch, Logger);
 
     /// <summary>The micro-batches of an evaluation. Default: the evaluation examples in order, in groups of <c>EvalBatchSize</c>.</summary>
     protected virtual IReadOnlyList<IReadOnlyList<MaskedExample>> PlanEvalBatches() =>
         Chunk(EvalData, Options.EvalBatchSize ?? Options.BatchSize);
 
     /// <summary>
-    /// Turns a group of training examples into a batch on <see cref="Device"/>. Runs inside the step's dispose scope
-    /// (the batch's tensors are freed with it). Default: <see cref="Collator.Pad"/> with <c>PadTokenId</c>, or
-    /// <see cref="PackingCollator.Pack"/> into rows of <c>PackedRowLength</c> when packing is on.
+    /// Turns a planned micro-batch into a batch on <see cref="Device"/>. Runs inside the step's dispose scope (the
+    /// batch's tensors are freed with it). Default: <see cref="MicroBatch.Collate"/> with <c>PadTokenId</c> (padded, or
+    /// the packed rows the micro-batch carries).
     /// </summary>
-    protected virtual Batch Collate(IReadOnlyList<MaskedExample> examples) =>
-        Options.PackedRowLength is int rowLength
-            ? PackingCollator.Pack(examples, rowLength, Options.PadTokenId, Device).Batch
-            : Collator.Pad(examples, Options.PadTokenId, Device);
+    protected virtual Batch Collate(MicroBatch microBatch) => microBatch.Collate(Options.PadTokenId, Device);
 
     /// <summary>
     /// Turns a group of evaluation examples into a batch on <see cref="Device"/>. Default: <see cref="Collator.Pad"/>
@@ -230,6 +228,24 @@ public partial class Trainer : IDisposable
     }
 
     // ---------------------------------------------------------------- helpers
+
+    private static IReadOnlyList<MicroBatch> DefaultTrainPlan(TrainerOptions options, IReadOnlyList<MaskedExample> data, int epoch, ILogger? logger)
+    {
+        int[] order = Enumerable.Range(0, data.Count).ToArray();
+        var random = new Random(unchecked(options.Seed * 1_000_003 + epoch));
+        for (int i = order.Length - 1; i > 0; i--)
+        {
+            int j = random.Next(i + 1);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        var shuffled = order.Select(i => data[i]).ToList();
+        if (options.PackedRowLength is not int rowLength) return MicroBatch.Padded(shuffled, options.BatchSize);
+
+        PackingPlan plan = PackingPlanner.BestFitDecreasing(shuffled.Select(e => e.Length).ToList(), rowLength);
+        logger?.LogDebug("Epoch {Epoch}: {Examples} examples packed into {Rows} rows of {RowLength} tokens (efficiency {Efficiency:F3}).",
+            epoch, shuffled.Count, plan.Rows.Count, rowLength, plan.Efficiency);
+        return MicroBatch.Packed(shuffled, plan, options.BatchSize);
+    }
 
     private static IReadOnlyList<IReadOnlyList<MaskedExample>> Chunk(IReadOnlyList<MaskedExample> examples, int size)
     {

@@ -69,6 +69,25 @@ public class PackedTrainingTests
     }
 
     [Fact]
+    public void The_trainer_publishes_its_planned_total_steps_and_packing_counts_in_them()
+    {
+        var examples = TrainerTestData.Examples(24, seed: 32);
+        using var dir = new TempDirectory();
+        var options = TrainerTestData.Options(dir.Path) with { BatchSize = 2, Epochs = 2, EvalSteps = 100, PackedRowLength = 32 };
+        var steps = new List<long>();
+
+        var trainer = new Trainer(new TinyDocumentModel(seed: 11, vocabulary: 16), options, examples);
+        long planned = trainer.TotalSteps;
+        trainer.Callbacks.Add(new LambdaCallback { StepEnd = c => steps.Add(c.TotalSteps) });
+        TrainResult result = trainer.Train();
+
+        Trainer.PlanTotalSteps(options, examples).Should().Be(planned);
+        planned.Should().BeLessThan(Trainer.PlanTotalSteps(options with { PackedRowLength = null }, examples));
+        result.Steps.Should().Be(planned);
+        steps.Should().OnlyContain(total => total == planned);
+    }
+
+    [Fact]
     public void A_row_length_below_two_tokens_is_rejected()
     {
         using var dir = new TempDirectory();
