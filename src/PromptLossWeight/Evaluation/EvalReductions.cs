@@ -1,5 +1,5 @@
 using PromptLossWeight.Batching;
-using PromptLossWeight.Loss;
+using PromptLossWeight.Masking;
 using static TorchSharp.torch;
 
 namespace PromptLossWeight.Evaluation;
@@ -23,39 +23,13 @@ public static class EvalReductions
         ArgumentNullException.ThrowIfNull(logits);
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(answerTokenIds);
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        long n = logits.shape[1];
-        Tensor tokenLoss = WeightedCrossEntropy.PerToken(logits, batch.Labels);       // [B, N-1] fp32
-        Tensor predicting = logits[.., ..(int)(n - 1), ..];                            // [B, N-1, V]
-        Tensor target = batch.Labels[.., 1..];                                          // [B, N-1]
-        Tensor tokenCorrect = predicting.argmax(-1).eq(target);                         // [B, N-1] bool
-        Tensor answerCorrect, isAnswer;
-        if (answerTokenIds.Count == 0)
-        {
-            isAnswer = zeros_like(target, dtype: ScalarType.Bool);
-            answerCorrect = isAnswer;
-        }
-        else
-        {
-            long vocab = logits.shape[2];
-            foreach (long id in answerTokenIds)
-                if (id < 0 || id >= vocab)
-                    throw new ArgumentException($"Answer token id {id} is outside the model's vocabulary of {vocab} tokens.", nameof(answerTokenIds));
-            Tensor ids = tensor(answerTokenIds.ToArray(), device: logits.device);     // [K]
-            Tensor answerLogits = predicting.index_select(2, ids);                     // [B, N-1, K]
-            Tensor chosen = ids.index_select(0, answerLogits.argmax(-1).flatten()).reshape(target.shape); // [B, N-1]
-            isAnswer = isin(target, ids);                                               // [B, N-1] bool
-            answerCorrect = chosen.eq(target) & isAnswer;
-        }
-        var result = FromTokenStatistics(batch, tokenLoss, tokenCorrect, answerCorrect, isAnswer);
-        foreach (Tensor t in result.Values) t.MoveToOuterDisposeScope();
-        return result;
+        using TokenStatistics tokens = TokenStatistics.FromLogits(logits, batch.Labels, answerTokenIds.Count > 0 ? answerTokenIds : null);
+        return FromTokenStatistics(batch, tokens, answerTokenIds);
     }
 
     /// <summary>
-    /// Per-sequence statistics from <see cref="TokenStatistics"/> (for example from
-    /// <see cref="ChunkedTokenStatistics.Compute"/>, which never builds [B, N, V] logits).
+    /// Per-sequence statistics from <see cref="TokenStatistics"/> (for example those a loss supplies through
+    /// <c>IWeightedLoss.EvaluationStatistics</c>, which for the chunked loss never builds [B, N, V] logits).
     /// </summary>
     /// <param name="batch">The batch the statistics were computed from.</param>
     /// <param name="tokens">Per-token losses and hits, [B, N-1].</param>
@@ -92,7 +66,7 @@ public static class EvalReductions
         ArgumentNullException.ThrowIfNull(batch);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        Tensor valid = batch.Labels[.., 1..].ne(WeightedCrossEntropy.IgnoreIndex).to(ScalarType.Float64);  // [B, N-1]
+        Tensor valid = batch.Labels[.., 1..].ne(TokenLabels.IgnoreIndex).to(ScalarType.Float64);  // [B, N-1]
         Tensor prompt = batch.PromptMask()[.., 1..].to(ScalarType.Float64) * valid;                          // [B, N-1]
         Tensor completion = batch.CompletionMask()[.., 1..].to(ScalarType.Float64) * valid;                  // [B, N-1]
         Tensor loss = tokenLoss.to(ScalarType.Float64);

@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PromptLossWeight.Batching;
@@ -33,6 +34,7 @@ public partial class Trainer : IDisposable
     private readonly List<MetricRecord> _history = [];
     private readonly Dictionary<int, IReadOnlyList<MicroBatch>> _planCache = [];
     private bool _started;
+    private bool? _logitsForMetrics;
 
     /// <summary>
     /// Creates a trainer. Options and data are validated here; the output directory and a checkpoint to resume from
@@ -179,28 +181,29 @@ public partial class Trainer : IDisposable
 
     /// <summary>
     /// Per-sequence statistics ([B] tensors, left on the device) of one evaluation batch. Runs in eval mode under
-    /// <c>no_grad</c> inside a per-batch dispose scope. Default: when training with
-    /// <see cref="ChunkedWeightedCrossEntropy"/> and the model is an <see cref="IHiddenStateLanguageModel"/>, the
-    /// statistics come from hidden states chunk by chunk (<see cref="ChunkedTokenStatistics"/>; no [B, N, V] logits,
-    /// and <see cref="PreprocessLogitsForMetrics"/> is not called); otherwise from the model's logits through
-    /// <see cref="PreprocessLogitsForMetrics"/>.
+    /// <c>no_grad</c> inside a per-batch dispose scope. Default: when <see cref="PreprocessLogitsForMetrics"/> is
+    /// overridden, the model's logits go through it (logged once, since that builds [B, N, V] logits); otherwise the
+    /// loss supplies the per-token statistics (<see cref="IWeightedLoss.EvaluationStatistics"/>: the default chunked
+    /// loss works from hidden states and never builds the logits) and <see cref="EvalReductions.FromTokenStatistics(Batch, TokenStatistics, IReadOnlyList{long})"/>
+    /// reduces them, giving the same keys as the default <see cref="PreprocessLogitsForMetrics"/>.
     /// </summary>
     protected virtual Dictionary<string, Tensor> ComputeEvalStatistics(ICausalLanguageModel model, Batch batch)
     {
-        if (Options.Loss is ChunkedWeightedCrossEntropy chunked && model is IHiddenStateLanguageModel)
+        if (EvaluatesThroughLogits())
         {
-            IReadOnlyList<long>? answers = Options.AnswerTokenIds.Count > 0 ? Options.AnswerTokenIds : null;
-            using TokenStatistics tokens = ChunkedTokenStatistics.Compute(model, batch, answers, chunked.ChunkSize);
-            return EvalReductions.FromTokenStatistics(batch, tokens, Options.AnswerTokenIds);
+            Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+            return PreprocessLogitsForMetrics(logits, batch);
         }
-        Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
-        return PreprocessLogitsForMetrics(logits, batch);
+        IReadOnlyList<long>? answers = Options.AnswerTokenIds.Count > 0 ? Options.AnswerTokenIds : null;
+        using TokenStatistics tokens = Options.Loss.EvaluationStatistics(model, batch, answers);
+        return EvalReductions.FromTokenStatistics(batch, tokens, Options.AnswerTokenIds);
     }
 
     /// <summary>
     /// Reduces the logits of an evaluation batch to per-sequence [B] tensors on the device (see
     /// <see cref="EvalStatisticKeys"/>); the trainer concatenates them over the evaluation and hands them to
-    /// <see cref="ComputeMetrics"/>. Add keys of your own for custom metrics.
+    /// <see cref="ComputeMetrics"/>. Add keys of your own for custom metrics: when a subclass overrides this hook,
+    /// every evaluation batch goes through it, whatever the loss (the model's full logits are computed for it).
     /// Default: <see cref="EvalReductions.FromLogits"/> with <c>Options.AnswerTokenIds</c>.
     /// </summary>
     protected virtual Dictionary<string, Tensor> PreprocessLogitsForMetrics(Tensor logits, Batch batch) =>
@@ -228,6 +231,20 @@ public partial class Trainer : IDisposable
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /// <summary>True when a subclass overrides <see cref="PreprocessLogitsForMetrics"/> (logged the first time).</summary>
+    private bool EvaluatesThroughLogits()
+    {
+        if (_logitsForMetrics is bool known) return known;
+        MethodInfo? hook = GetType().GetMethod(nameof(PreprocessLogitsForMetrics), BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic,
+            null, [typeof(Tensor), typeof(Batch)], null);
+        bool overridden = hook is not null && hook.DeclaringType != typeof(Trainer);
+        if (overridden)
+            Logger.LogInformation("{Trainer} overrides PreprocessLogitsForMetrics: evaluation computes the model's full [B, N, V] logits for it " +
+                "instead of the loss's own statistics.", GetType().Name);
+        _logitsForMetrics = overridden;
+        return overridden;
+    }
 
     private static IReadOnlyList<MicroBatch> DefaultTrainPlan(TrainerOptions options, IReadOnlyList<MaskedExample> data, int epoch, ILogger? logger)
     {

@@ -3,7 +3,6 @@ using PromptLossWeight.Evaluation;
 using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
 using PromptLossWeight.Models;
-using PromptLossWeight.Tests.Training;
 using PromptLossWeight.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -120,15 +119,49 @@ public class EvalMetricsTests
 
 public class ChunkedEvaluationTests
 {
-    private sealed class CountingTrainer(PromptLossWeight.Models.ICausalLanguageModel model, TrainerOptions options,
-        IReadOnlyList<MaskedExample> train, IReadOnlyList<MaskedExample> eval) : Trainer(model, options, train, eval)
+    /// <summary>A model that counts which of its outputs evaluation asked for.</summary>
+    private sealed class CountingModel(TinyCausalModel inner) : IHiddenStateLanguageModel
+    {
+        public int LogitCalls { get; private set; }
+
+        public int HiddenStateCalls { get; private set; }
+
+        public TorchSharp.torch.nn.Module Module => inner;
+
+        public Tensor OutputWeight => inner.OutputWeight;
+
+        public Tensor Logits(Tensor inputIds, Tensor? attentionMask = null, Tensor? positionIds = null)
+        {
+            LogitCalls++;
+            return inner.Logits(inputIds, attentionMask, positionIds);
+        }
+
+        public Tensor HiddenStates(Tensor inputIds, Tensor? attentionMask = null, Tensor? positionIds = null)
+        {
+            HiddenStateCalls++;
+            return inner.HiddenStates(inputIds, attentionMask, positionIds);
+        }
+    }
+
+    /// <summary>Adds a statistic of its own in the logits hook and reports it as a metric.</summary>
+    private sealed class CustomMetricTrainer(ICausalLanguageModel model, TrainerOptions options,
+        IReadOnlyList<MaskedExample> train, IReadOnlyList<MaskedExample> eval, Microsoft.Extensions.Logging.ILogger logger)
+        : Trainer(model, options, train, eval, logger)
     {
         public int LogitCalls { get; private set; }
 
         protected override Dictionary<string, Tensor> PreprocessLogitsForMetrics(Tensor logits, Batch batch)
         {
             LogitCalls++;
-            return base.PreprocessLogitsForMetrics(logits, batch);
+            var statistics = base.PreprocessLogitsForMetrics(logits, batch);
+            statistics["max_logit"] = logits.amax([1, 2]).to(ScalarType.Float64);
+            return statistics;
+        }
+
+        protected override IReadOnlyDictionary<string, double> ComputeMetrics(EvalOutputs outputs)
+        {
+            var metrics = new Dictionary<string, double>(base.ComputeMetrics(outputs)) { ["max_logit"] = outputs["max_logit"].Max() };
+            return metrics;
         }
     }
 
@@ -139,18 +172,45 @@ public class ChunkedEvaluationTests
         var train = TrainerTestData.Examples(4, seed: 25);
         var eval = TrainerTestData.Examples(7, seed: 26);
         var options = TrainerTestData.Options(dir.Path) with { AnswerTokenIds = [3, 5, 7], EvalBatchSize = 3 };
-        var model = new TinyCausalModel();
-        var byLogits = new CountingTrainer(model, options with { Loss = new LogitsWeightedLoss() }, train, eval);
-        var byChunks = new CountingTrainer(model, options with { Loss = new ChunkedWeightedCrossEntropy(chunkSize: 4) }, train, eval);
+        var tiny = new TinyCausalModel();
+        var logitsModel = new CountingModel(tiny);
+        var chunkedModel = new CountingModel(tiny);
+        var byLogits = new Trainer(logitsModel, options with { Loss = new LogitsWeightedLoss() }, train, eval);
+        var byChunks = new Trainer(chunkedModel, options with { Loss = new ChunkedWeightedCrossEntropy(chunkSize: 4) }, train, eval);
 
         var expected = byLogits.Evaluate();
         var actual = byChunks.Evaluate();
 
-        byLogits.LogitCalls.Should().Be(3);
-        byChunks.LogitCalls.Should().Be(0, "the chunked path never builds [B, N, V] logits");
+        logitsModel.LogitCalls.Should().Be(3);
+        chunkedModel.LogitCalls.Should().Be(0, "the chunked path never builds [B, N, V] logits");
+        chunkedModel.HiddenStateCalls.Should().Be(3);
         actual.Keys.Should().BeEquivalentTo(expected.Keys);
         expected.Should().ContainKey(MetricNames.Accuracy);
         foreach (var (name, value) in expected) actual[name].Should().BeApproximately(value, 1e-5, name);
+    }
+
+    [Fact]
+    public void A_subclass_that_overrides_PreprocessLogitsForMetrics_gets_its_own_key_under_the_default_chunked_loss()
+    {
+        using var dir = new TempDirectory();
+        var train = TrainerTestData.Examples(4, seed: 25);
+        var eval = TrainerTestData.Examples(7, seed: 26);
+        var options = TrainerTestData.Options(dir.Path) with { AnswerTokenIds = [3, 5, 7], EvalBatchSize = 3 };
+        options.Loss.Should().BeOfType<ChunkedWeightedCrossEntropy>();
+        var tiny = new TinyCausalModel();
+        var logger = new ListLogger();
+        var trainer = new CustomMetricTrainer(tiny, options, train, eval, logger);
+        var reference = new Trainer(tiny, options, train, eval).Evaluate();
+
+        var first = trainer.Evaluate();
+        var second = trainer.Evaluate();
+
+        trainer.LogitCalls.Should().Be(6, "every evaluation batch of both evaluations goes through the hook");
+        first.Should().ContainKey("max_logit");
+        double.IsFinite(first["max_logit"]).Should().BeTrue();
+        second["max_logit"].Should().Be(first["max_logit"]);
+        foreach (var (name, value) in reference) first[name].Should().BeApproximately(value, 1e-5, name);
+        logger.Entries.Where(e => e.Message.Contains("PreprocessLogitsForMetrics")).Should().ContainSingle("the switch to logits is logged once");
     }
 
     [Fact]

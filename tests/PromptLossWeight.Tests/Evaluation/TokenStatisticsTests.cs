@@ -8,9 +8,9 @@ using static TorchSharp.torch;
 
 namespace PromptLossWeight.Tests.Evaluation;
 
-public class ChunkedTokenStatisticsTests
+public class TokenStatisticsTests
 {
-    public ChunkedTokenStatisticsTests() => TorchRuntime.EnsureLoaded();
+    public TokenStatisticsTests() => TorchRuntime.EnsureLoaded();
 
     private static (Tensor Hidden, Tensor Head, Tensor Labels) RandomCase(int seed, long b, long n, long d, long v)
     {
@@ -33,8 +33,8 @@ public class ChunkedTokenStatisticsTests
         // Make some answers predictable so both flags take both values.
         labels[0, 3] = hidden[0, 2].matmul(head.t()).argmax().item<long>();
         long[] answers = [2, 5, 7, 11];
-        using TokenStatistics chunked = ChunkedTokenStatistics.FromHidden(hidden, head, labels, answers, chunkSize);
-        using TokenStatistics full = ChunkedTokenStatistics.FromLogits(hidden.matmul(head.t()), labels, answers);
+        using TokenStatistics chunked = TokenStatistics.FromHiddenStates(hidden, head, labels, answers, chunkSize);
+        using TokenStatistics full = TokenStatistics.FromLogits(hidden.matmul(head.t()), labels, answers);
 
         (chunked.Loss - WeightedCrossEntropy.PerToken(hidden.matmul(head.t()), labels)).abs().max().item<float>().Should().BeLessThan(1e-5f);
         (chunked.Loss - full.Loss).abs().max().item<float>().Should().BeLessThan(1e-5f);
@@ -51,10 +51,10 @@ public class ChunkedTokenStatisticsTests
         Tensor head = eye(4);
         Tensor hidden = tensor(new float[] { 0, 0, 0, 0, 0, 9, 1, 3 }, [1, 2, 4]);   // position 0 predicts label 1
         Tensor labels = tensor(new long[] { 0, 3 }, [1, 2]);
-        using TokenStatistics stats = ChunkedTokenStatistics.FromHidden(hidden, head, labels, [2, 3]);
+        using TokenStatistics stats = TokenStatistics.FromHiddenStates(hidden, head, labels, [2, 3]);
         // position 0's logits are all 0: argmax 0 ≠ 3; restricted to {2, 3} ties resolve to 2 ≠ 3.
         stats.Correct[0, 0].item<bool>().Should().BeFalse();
-        using TokenStatistics second = ChunkedTokenStatistics.FromHidden(hidden.flip(1), head, labels, [2, 3]);
+        using TokenStatistics second = TokenStatistics.FromHiddenStates(hidden.flip(1), head, labels, [2, 3]);
         // now position 0 holds [0, 9, 1, 3]: the full argmax is 1 (wrong), restricted to {2, 3} it is 3 (right).
         second.Correct[0, 0].item<bool>().Should().BeFalse();
         second.AnswerCorrect![0, 0].item<bool>().Should().BeTrue();
@@ -65,7 +65,7 @@ public class ChunkedTokenStatisticsTests
     {
         using var scope = NewDisposeScope();
         var (hidden, head, labels) = RandomCase(4, 2, 9, 8, 13);
-        using TokenStatistics stats = ChunkedTokenStatistics.FromHidden(hidden, head, labels, [1, 2], chunkSize: 3);
+        using TokenStatistics stats = TokenStatistics.FromHiddenStates(hidden, head, labels, [1, 2], chunkSize: 3);
         Tensor ignored = labels[.., 1..].eq(WeightedCrossEntropy.IgnoreIndex);
         stats.Loss.masked_select(ignored).abs().sum().item<float>().Should().Be(0);
         stats.Correct.masked_select(ignored).any().item<bool>().Should().BeFalse();
@@ -83,9 +83,9 @@ public class ChunkedTokenStatisticsTests
             new([6, 7, 8], [TokenRole.User, TokenRole.Assistant, TokenRole.Assistant]),
         };
         using Batch batch = Collator.Pad(examples);
-        using TokenStatistics stats = ChunkedTokenStatistics.Compute(model, batch, [4, 8], chunkSize: 2);
+        using TokenStatistics stats = new ChunkedWeightedCrossEntropy(chunkSize: 2).EvaluationStatistics(model, batch, [4, 8]);
         using var noGrad = no_grad();
-        using TokenStatistics reference = ChunkedTokenStatistics.FromLogits(model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds), batch.Labels, [4, 8]);
+        using TokenStatistics reference = TokenStatistics.FromLogits(model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds), batch.Labels, [4, 8]);
         (stats.Loss - reference.Loss).abs().max().item<float>().Should().BeLessThan(1e-5f);
         stats.Correct.data<bool>().ToArray().Should().Equal(reference.Correct.data<bool>().ToArray());
         stats.AnswerCorrect!.data<bool>().ToArray().Should().Equal(reference.AnswerCorrect!.data<bool>().ToArray());
