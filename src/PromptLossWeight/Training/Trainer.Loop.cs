@@ -11,9 +11,6 @@ namespace PromptLossWeight.Training;
 
 public partial class Trainer
 {
-    private TrainerState _state = new();
-    private AdamW? _optimizer;
-    private StepPlan? _steps;
 
     /// <summary>
     /// Runs training to the end (max steps or epochs), an early stop, or a callback's stop request, and returns the
@@ -29,11 +26,11 @@ public partial class Trainer
         StepPlan steps = EnsurePlanned();
         // The model may have been moved or converted since the constructor (which replaces its parameters):
         // list them again so that the optimizer, clipping and checkpoints see the live tensors.
-        _trainable = Checkpoints.TrainableParameters(Model.Module);
+        _trainable = TrainerCheckpoints.TrainableParameters(Model.Module);
         if (_trainable.Count == 0) throw new InvalidOperationException("The model has no trainable parameters (none has requires_grad set).");
         if (_trainable[0].Parameter.device_type != Device.type || _trainable[0].Parameter.device_index != Device.index)
             throw new InvalidOperationException($"The model was moved to {_trainable[0].Parameter.device} after the trainer was created for {Device}; create the trainer after moving the model.");
-        _optimizer = CreateOptimizer();
+        _optimizer = new TrainerOptimizer(_trainable, Options);
         string? resumeFrom = ResolveResume();
         if (resumeFrom is not null) LoadCheckpoint(resumeFrom);
         else
@@ -99,9 +96,9 @@ public partial class Trainer
         Logger.LogInformation("Training ended at step {Step}: {Reason}.", _state.Step, stopReason);
         UpdateContext(context, context.StepLoss, context.StepSkipped);
         foreach (TrainerCallback c in Callbacks) c.OnTrainEnd(context);
-        string? best = _state.BestStep is long bestStep ? Path.Combine(Options.OutputDirectory, Checkpoints.FolderName(bestStep)) : null;
+        string? best = _state.BestStep is long bestStep ? Path.Combine(Options.OutputDirectory, TrainerCheckpoints.FolderName(bestStep)) : null;
         if (best is not null && !Directory.Exists(best)) best = null;
-        string? last = _lastCheckpoint ?? Checkpoints.Candidates(Options.OutputDirectory).Select(c => c.Path).LastOrDefault();
+        string? last = _lastCheckpoint ?? TrainerCheckpoints.Candidates(Options.OutputDirectory).Select(c => c.Path).LastOrDefault();
         return new TrainResult(_history.ToList(), best, _state.BestMetric, _state.Step, _state.SkippedSteps, stopReason, last);
     }
 
@@ -151,7 +148,7 @@ public partial class Trainer
         double gradNorm = GradientNorm();
         if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
         {
-            _optimizer!.zero_grad();
+            _optimizer!.ZeroGrad();
             return (loss, true); // a finite loss here means the gradient was not finite
         }
         using (no_grad())
@@ -163,9 +160,7 @@ public partial class Trainer
                     p.grad?.mul_(coefficient);
             }
         }
-        foreach (var group2 in _optimizer!.ParamGroups) group2.LearningRate = lr;
-        _optimizer.step();
-        _optimizer.zero_grad();
+        _optimizer!.Step(lr);
         return (loss, false);
     }
 
@@ -205,21 +200,6 @@ public partial class Trainer
         context.SkippedSteps = _state.SkippedSteps;
         context.History = _history;
     }
-
-    private AdamW CreateOptimizer()
-    {
-        // Decoupled weight decay on matrices only (not on biases and norm gains), as is usual for transformers.
-        var decay = _trainable.Where(p => p.Parameter.dim() >= 2).Select(p => p.Parameter).ToList();
-        var noDecay = _trainable.Where(p => p.Parameter.dim() < 2).Select(p => p.Parameter).ToList();
-        var groups = new List<AdamW.ParamGroup>();
-        if (decay.Count > 0) groups.Add(new AdamW.ParamGroup(decay, Options.LearningRate, Options.Beta1, Options.Beta2, Options.AdamEpsilon, Options.WeightDecay));
-        if (noDecay.Count > 0) groups.Add(new AdamW.ParamGroup(noDecay, Options.LearningRate, Options.Beta1, Options.Beta2, Options.AdamEpsilon, 0.0));
-        return new AdamW(groups, Options.LearningRate, Options.Beta1, Options.Beta2, Options.AdamEpsilon, Options.WeightDecay);
-    }
-
-    /// <summary>The trainable parameters in the order the optimizer holds their state.</summary>
-    private IEnumerable<(string Name, Parameter Parameter)> OptimizerOrder() =>
-        _trainable.Where(p => p.Parameter.dim() >= 2).Concat(_trainable.Where(p => p.Parameter.dim() < 2));
 }
 
 /// <summary>The step arithmetic of a run, from the number of micro-batches in an epoch.</summary>

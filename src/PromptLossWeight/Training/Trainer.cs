@@ -30,11 +30,17 @@ namespace PromptLossWeight.Training;
 /// </remarks>
 public partial class Trainer : IDisposable
 {
-    private List<(string Name, Parameter Parameter)> _trainable;
-    private readonly List<MetricRecord> _history = [];
-    private readonly Dictionary<int, IReadOnlyList<MicroBatch>> _planCache = [];
-    private bool _started;
-    private bool? _logitsForMetrics;
+    // All of the trainer's state is declared here; the other partial files (Trainer.Loop, Trainer.Evaluation,
+    // Trainer.SaveAndResume) only hold methods.
+    private List<(string Name, Parameter Parameter)> _trainable;            // the live trainable parameters (listed again at Train)
+    private readonly List<MetricRecord> _history = [];                      // one row per evaluation
+    private readonly Dictionary<int, IReadOnlyList<MicroBatch>> _planCache = []; // the micro-batches of the current epoch
+    private StepPlan? _steps;                                                // steps per epoch, total steps, evaluation interval
+    private TrainerState _state = new();                                     // what a checkpoint carries besides tensors
+    private TrainerOptimizer? _optimizer;                                    // AdamW and its per-parameter state
+    private string? _lastCheckpoint;                                         // the checkpoint this run wrote last
+    private bool _started;                                                   // Train() runs once per trainer
+    private bool? _logitsForMetrics;                                         // PreprocessLogitsForMetrics overridden (decided once)
 
     /// <summary>
     /// Creates a trainer. Options and data are validated here; the output directory and a checkpoint to resume from
@@ -62,10 +68,12 @@ public partial class Trainer : IDisposable
         // Move first, then list: moving to another device (or dtype) replaces and frees every parameter that changes,
         // so references taken before the move would point at freed tensors ("cuda" vs "cuda:0" counts as a change).
         if (options.Device is not null) model.Module.to(options.Device);
-        _trainable = Checkpoints.TrainableParameters(model.Module);
+        _trainable = TrainerCheckpoints.TrainableParameters(model.Module);
         if (_trainable.Count == 0)
             throw new ArgumentException("The model has no trainable parameters (none has requires_grad set).", nameof(model));
         Device = _trainable[0].Parameter.device;
+        if (Options.EarlyStoppingPatience is int patience)
+            Callbacks.Add(new EarlyStoppingCallback(Options.MetricForBest, patience, Options.GreaterIsBetter, Options.EarlyStoppingThreshold));
     }
 
     /// <summary>The run configuration.</summary>
@@ -86,7 +94,10 @@ public partial class Trainer : IDisposable
     /// <summary>The device batches are placed on (the model's).</summary>
     public Device Device { get; }
 
-    /// <summary>Callbacks invoked at step end, evaluation, save and train end, in order.</summary>
+    /// <summary>
+    /// Callbacks invoked at step end, evaluation, save and train end, in order. With <c>EarlyStoppingPatience</c> set,
+    /// the constructor adds an <see cref="EarlyStoppingCallback"/> here.
+    /// </summary>
     public IList<TrainerCallback> Callbacks { get; } = new List<TrainerCallback>();
 
     /// <summary>The metric history so far (one row per evaluation).</summary>

@@ -10,14 +10,15 @@ using static TorchSharp.torch;
 namespace PromptLossWeight.Training;
 
 /// <summary>
-/// The trainer's checkpoint folders: <c>checkpoint-{step}</c> under the output directory, each holding
+/// The <see cref="Trainer"/>'s own checkpoint folders (not to be confused with Hugging Face model checkpoints, which
+/// PromptLossWeight.Llama reads): <c>checkpoint-{step}</c> under the output directory, each holding
 /// <c>model.safetensors</c> (trainable parameters), <c>optimizer.safetensors</c> (AdamW moments),
 /// <c>rng.safetensors</c> (random generator state), <c>trainer_state.json</c> (step, data position, metric history)
 /// and <c>manifest.json</c> (SHA-256 of every file, written last). A folder is written under a temporary name and
 /// renamed when complete, so a crash never leaves a half-written <c>checkpoint-*</c>; a folder whose manifest is
 /// missing or whose hashes do not match is ignored with a warning. Only safetensors and JSON are ever read.
 /// </summary>
-public static class Checkpoints
+public static class TrainerCheckpoints
 {
     /// <summary>Prefix of checkpoint folder names.</summary>
     public const string Prefix = "checkpoint-";

@@ -2,15 +2,12 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using PromptLossWeight.IO;
 using PromptLossWeight.Evaluation;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace PromptLossWeight.Training;
 
 public partial class Trainer
 {
-    private string? _lastCheckpoint;
-
     private void PrepareOutputDirectory()
     {
         string dir = Options.OutputDirectory;
@@ -25,7 +22,7 @@ public partial class Trainer
         {
             throw new IOException($"The output directory '{dir}' cannot be written ({ex.Message}); no training was done.", ex);
         }
-        foreach (string stale in Directory.EnumerateDirectories(dir, "." + Checkpoints.Prefix + "*.tmp-*"))
+        foreach (string stale in Directory.EnumerateDirectories(dir, "." + TrainerCheckpoints.Prefix + "*.tmp-*"))
         {
             Logger.LogWarning("Removing the incomplete checkpoint folder {Folder} left by an interrupted save.", stale);
             Directory.Delete(stale, recursive: true);
@@ -38,22 +35,22 @@ public partial class Trainer
         if (resume is null) return null;
         if (resume == TrainerOptions.Latest)
         {
-            string? latest = Checkpoints.Latest(Options.OutputDirectory, Logger);
+            string? latest = TrainerCheckpoints.Latest(Options.OutputDirectory, Logger);
             if (latest is null) Logger.LogInformation("No complete checkpoint in {Dir}; starting from scratch.", Options.OutputDirectory);
             return latest;
         }
         string path = Path.IsPathRooted(resume) ? resume : Path.Combine(Options.OutputDirectory, resume);
         if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"The checkpoint to resume from, '{path}', does not exist.");
-        string? problem = Checkpoints.Verify(path);
+        string? problem = TrainerCheckpoints.Verify(path);
         if (problem is not null) throw new InvalidDataException($"The checkpoint to resume from, '{path}', cannot be used: {problem}.");
         return path;
     }
 
     private void LoadCheckpoint(string folder)
     {
-        Checkpoints.CheckShapes(folder, _trainable);
+        TrainerCheckpoints.CheckShapes(folder, _trainable);
         TrainerState state;
-        string statePath = Path.Combine(folder, Checkpoints.StateFileName);
+        string statePath = Path.Combine(folder, TrainerCheckpoints.StateFileName);
         try
         {
             state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath), TrainerState.Json)
@@ -72,25 +69,13 @@ public partial class Trainer
         using (var scope = NewDisposeScope())
         using (no_grad())
         {
-            var model = SafeTensors.Load(Path.Combine(folder, Checkpoints.ModelFileName), Device);
+            var model = SafeTensors.Load(Path.Combine(folder, TrainerCheckpoints.ModelFileName), Device);
             foreach (var (name, p) in _trainable) p.copy_(model[name]);
 
-            var moments = SafeTensors.Load(Path.Combine(folder, Checkpoints.OptimizerFileName), Device);
-            var states = _optimizer!.state_dict().State;
-            int i = 0;
-            foreach (var (name, p) in OptimizerOrder())
-            {
-                var s = (AdamW.State)states[i++];
-                if (!moments.TryGetValue(name + ".exp_avg", out Tensor? m) || !moments.TryGetValue(name + ".exp_avg_sq", out Tensor? v))
-                    throw new InvalidDataException($"{folder}: optimizer state for parameter '{name}' is missing.");
-                if (!state.OptimizerSteps.TryGetValue(name, out long step))
-                    throw new InvalidDataException($"{folder}: the optimizer step count of parameter '{name}' is missing.");
-                s.exp_avg.copy_(m);
-                s.exp_avg_sq.copy_(v);
-                s.step = step;
-            }
+            var moments = SafeTensors.Load(Path.Combine(folder, TrainerCheckpoints.OptimizerFileName), Device);
+            _optimizer!.Load(moments, state.OptimizerSteps, folder);
 
-            var rng = SafeTensors.Load(Path.Combine(folder, Checkpoints.RngFileName));
+            var rng = SafeTensors.Load(Path.Combine(folder, TrainerCheckpoints.RngFileName));
             if (rng.TryGetValue("cpu_rng_state", out Tensor? rngState)) random.set_rng_state(rngState);
         }
         _state = state;
@@ -102,27 +87,18 @@ public partial class Trainer
     private string SaveCheckpoint()
     {
         EnsureFiniteState();
-        _state.OptimizerSteps = new Dictionary<string, long>(StringComparer.Ordinal);
         _state.History = MetricHistory.ToJsonLines(_history);
-        string path = Checkpoints.WriteAtomically(Options.OutputDirectory, _state.Step, temp =>
+        string path = TrainerCheckpoints.WriteAtomically(Options.OutputDirectory, _state.Step, temp =>
         {
             using var scope = NewDisposeScope();
             var parameters = _trainable.ToDictionary(p => p.Name, p => (Tensor)p.Parameter, StringComparer.Ordinal);
-            SafeTensors.Save(Path.Combine(temp, Checkpoints.ModelFileName), parameters);
+            SafeTensors.Save(Path.Combine(temp, TrainerCheckpoints.ModelFileName), parameters);
 
-            var moments = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-            var states = _optimizer!.state_dict().State;
-            int i = 0;
-            foreach (var (name, _) in OptimizerOrder())
-            {
-                var s = (AdamW.State)states[i++];
-                moments[name + ".exp_avg"] = s.exp_avg;
-                moments[name + ".exp_avg_sq"] = s.exp_avg_sq;
-                _state.OptimizerSteps[name] = s.step;
-            }
-            SafeTensors.Save(Path.Combine(temp, Checkpoints.OptimizerFileName), moments);
-            SafeTensors.Save(Path.Combine(temp, Checkpoints.RngFileName), new Dictionary<string, Tensor> { ["cpu_rng_state"] = random.get_rng_state() });
-            File.WriteAllText(Path.Combine(temp, Checkpoints.StateFileName), JsonSerializer.Serialize(_state, TrainerState.Json));
+            (Dictionary<string, Tensor> moments, Dictionary<string, long> steps) = _optimizer!.Save();
+            _state.OptimizerSteps = steps;
+            SafeTensors.Save(Path.Combine(temp, TrainerCheckpoints.OptimizerFileName), moments);
+            SafeTensors.Save(Path.Combine(temp, TrainerCheckpoints.RngFileName), new Dictionary<string, Tensor> { ["cpu_rng_state"] = random.get_rng_state() });
+            File.WriteAllText(Path.Combine(temp, TrainerCheckpoints.StateFileName), JsonSerializer.Serialize(_state, TrainerState.Json));
         });
         Logger.LogInformation("Saved checkpoint {Path}.", path);
         _lastCheckpoint = path;
@@ -132,19 +108,10 @@ public partial class Trainer
     /// <summary>Refuses to write a checkpoint whose parameters or optimizer moments are not finite.</summary>
     private void EnsureFiniteState()
     {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var states = _optimizer!.state_dict().State;
-        int i = 0;
-        foreach (var (name, p) in OptimizerOrder())
-        {
-            var s = (AdamW.State)states[i++];
-            bool finite = isfinite(p).all().item<bool>() && isfinite(s.exp_avg).all().item<bool>() && isfinite(s.exp_avg_sq).all().item<bool>();
-            if (!finite)
-                throw new NonFiniteTrainingException(_state.Step,
-                    $"Parameter '{name}' or its optimizer state is not finite at step {_state.Step}; refusing to write a checkpoint " +
-                    "(the checkpoints on disk are left as they are).");
-        }
+        if (_optimizer!.FirstNonFinite() is string name)
+            throw new NonFiniteTrainingException(_state.Step,
+                $"Parameter '{name}' or its optimizer state is not finite at step {_state.Step}; refusing to write a checkpoint " +
+                "(the checkpoints on disk are left as they are).");
     }
 
     /// <summary>
@@ -154,7 +121,7 @@ public partial class Trainer
     private void ApplyRetention()
     {
         if (Options.SaveTotalLimit is not int keep) return;
-        var all = Checkpoints.Candidates(Options.OutputDirectory);
+        var all = TrainerCheckpoints.Candidates(Options.OutputDirectory);
         var kept = all.Skip(Math.Max(0, all.Count - keep)).Select(c => c.Step).ToHashSet();
         if (_state.BestStep is long best) kept.Add(best);
         foreach (var (_, path) in all.Where(c => !kept.Contains(c.Step)))
