@@ -32,8 +32,8 @@ internal sealed class HubDownloader : IDisposable
         _token = options.ResolveToken();
         // Redirects are followed by hand: a HEAD stops at a redirect to another host (the CDN), whose response does not
         // carry the Hub's headers, and the token only goes to the endpoint's own host.
-        HttpMessageHandler handler = options.Handler ?? new SocketsHttpHandler { AllowAutoRedirect = false, AutomaticDecompression = DecompressionMethods.None };
-        _http = new HttpClient(handler, disposeHandler: options.Handler is null) { Timeout = Timeout.InfiniteTimeSpan };
+        var handler = new SocketsHttpHandler { AllowAutoRedirect = false, AutomaticDecompression = DecompressionMethods.None, ConnectTimeout = TimeSpan.FromSeconds(30) };
+        _http = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
         _http.DefaultRequestHeaders.UserAgent.ParseAdd("PromptLossWeight/0.1");
     }
 

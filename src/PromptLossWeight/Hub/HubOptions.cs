@@ -39,9 +39,6 @@ public sealed record HubOptions
     /// <summary>Reads environment variables (replaceable in tests, which must not change the process environment).</summary>
     internal Func<string, string?> Environment { get; init; } = System.Environment.GetEnvironmentVariable;
 
-    /// <summary>The HTTP handler downloads go through; null: a fresh handler per download session.</summary>
-    internal HttpMessageHandler? Handler { get; init; }
-
     /// <summary>The hub cache folder these options select.</summary>
     public string ResolveCacheDirectory() =>
         Expand(CacheDirectory ?? Env("HF_HUB_CACHE") ?? Env("HUGGINGFACE_HUB_CACHE") ?? Path.Combine(HfHome(), "hub"));
