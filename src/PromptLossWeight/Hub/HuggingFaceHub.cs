@@ -13,10 +13,15 @@ namespace PromptLossWeight.Hub;
 /// </remarks>
 public static partial class HuggingFaceHub
 {
-    /// <summary>The files of a model repository a Llama checkpoint needs: config, generation config, tokenizer files, safetensors and their index (top level only).</summary>
+    /// <summary>
+    /// The files of a model repository a checkpoint needs, at the top level only: config, generation config, tokenizer
+    /// files (tokenizer.model, tokenizer*.json, special tokens, chat template, vocab.txt/vocab.json/merges.txt), safetensors
+    /// and their index. Other weights (pytorch_model.bin, original/*.pth) and documents are left out.
+    /// </summary>
     public static bool IsModelFile(string file) =>
         !file.Contains('/') && (file is "config.json" or "generation_config.json" or "tokenizer.model" or "special_tokens_map.json"
             or "added_tokens.json" or "chat_template.jinja" or "chat_template.json" or "model.safetensors.index.json"
+            or "vocab.txt" or "vocab.json" or "merges.txt"
             || (file.StartsWith("tokenizer", StringComparison.Ordinal) && file.EndsWith(".json", StringComparison.Ordinal))
             || file.EndsWith(".safetensors", StringComparison.Ordinal));
 
