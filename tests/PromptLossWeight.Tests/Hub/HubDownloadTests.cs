@@ -124,7 +124,10 @@ public sealed class HubDownloadTests : IDisposable
     [Fact]
     public void HF_TOKEN_is_sent_as_a_bearer_token_to_the_hub_but_not_to_the_file_host()
     {
+        using var fileHost = new LoopbackHub();
+        fileHost.AddRepo("models/org/gated", Commit, Model());
         _hub.AddRepo("models/org/gated", Commit, Model());
+        _hub.FileHost = fileHost;
         _hub.RequiredToken = "hf_secret";
 
         var withoutToken = () => HuggingFaceHub.ResolveModelFolder("org/gated", Options());
@@ -135,6 +138,8 @@ public sealed class HubDownloadTests : IDisposable
         var hubRequests = _hub.Requests.Where(r => !r.Path.StartsWith("/cdn/", StringComparison.Ordinal)).ToList();
         hubRequests.Where(r => r.Authorization == "Bearer hf_secret").Should().NotBeEmpty();
         hubRequests.Where(r => r.Authorization is null).Should().HaveCount(1, "only the first, tokenless listing went without it");
+        fileHost.Requests.Should().NotBeEmpty().And.OnlyContain(r => r.Path.StartsWith("/cdn/") && r.Authorization == null,
+            "the token never leaves the Hub's origin");
     }
 
     [Fact]

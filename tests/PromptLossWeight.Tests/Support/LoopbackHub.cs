@@ -43,6 +43,9 @@ internal sealed class LoopbackHub : IDisposable
     /// <summary>When set, the CDN serves these bytes instead of the real content of the blob with this sha256 (a corrupt transfer).</summary>
     public ConcurrentDictionary<string, byte[]> CorruptCdn { get; } = new();
 
+    /// <summary>When set, LFS redirects go to this server's /cdn/ (another origin, as the Hub's file host is).</summary>
+    public LoopbackHub? FileHost { get; set; }
+
     /// <summary>When set, every request must carry "Authorization: Bearer {token}" or gets 401.</summary>
     public string? RequiredToken { get; set; }
 
@@ -132,7 +135,7 @@ internal sealed class LoopbackHub : IDisposable
                 response.Headers["X-Linked-Etag"] = $"\"{Sha256(bytes)}\"";
                 response.Headers["X-Linked-Size"] = bytes.Length.ToString();
                 response.Headers["ETag"] = $"\"{GitBlobSha1(Encoding.ASCII.GetBytes("lfs pointer " + Sha256(bytes)))}\"";
-                response.RedirectLocation = $"{Endpoint}/cdn/{Sha256(bytes)}";
+                response.RedirectLocation = $"{(FileHost ?? this).Endpoint}/cdn/{Sha256(bytes)}";
                 return;
             }
             response.Headers["ETag"] = $"\"{GitBlobSha1(bytes)}\"";
