@@ -52,6 +52,16 @@ public sealed class RaceHubTests : IDisposable
     }
 
     [Fact]
+    public void An_arrow_ipc_file_with_its_footer_reads_like_a_stream()
+    {
+        string file = _dir.File("race.arrow");
+        DatasetsArrowCache.WriteStream(file, RaceFixtures.Examples, rowsPerBatch: 2, fileFormat: true);
+        File.ReadAllBytes(file).Take(6).Should().Equal("ARROW1"u8.ToArray());
+
+        RaceArrow.Read(file).Records.Should().BeEquivalentTo(RaceFixtures.Examples, o => o.WithStrictOrdering());
+    }
+
+    [Fact]
     public void An_arrow_row_with_three_options_is_named_by_file_and_row_or_skipped()
     {
         RaceExample bad = RaceFixtures.Examples[1] with { Options = ["tea", "milk", "rice"] };

@@ -35,8 +35,8 @@ internal static class DatasetsArrowCache
         return folder;
     }
 
-    /// <summary>One Arrow IPC stream in record batches of <paramref name="rowsPerBatch"/> rows; a null answer writes a null cell.</summary>
-    public static void WriteStream(string path, IReadOnlyList<RaceExample> examples, int rowsPerBatch)
+    /// <summary>One Arrow IPC stream (or, with <paramref name="fileFormat"/>, an IPC file) in record batches of <paramref name="rowsPerBatch"/> rows.</summary>
+    public static void WriteStream(string path, IReadOnlyList<RaceExample> examples, int rowsPerBatch, bool fileFormat = false)
     {
         var schema = new Schema.Builder()
             .Field(f => f.Name("example_id").DataType(StringType.Default))
@@ -47,7 +47,7 @@ internal static class DatasetsArrowCache
             .Metadata("huggingface", Features)
             .Build();
         using FileStream stream = File.Create(path);
-        using var writer = new ArrowStreamWriter(stream, schema);
+        using ArrowStreamWriter writer = fileFormat ? new ArrowFileWriter(stream, schema) : new ArrowStreamWriter(stream, schema);
         foreach (var chunk in examples.Chunk(rowsPerBatch))
         {
             var options = new ListArray.Builder(StringType.Default);
