@@ -44,7 +44,7 @@ internal static class RaceHub
         string arrowFolder = Path.Combine(hub.ResolveDatasetsCacheDirectory(), $"{repo.Owner}___{repo.Name}", configName);
         throw new HubException(
             $"'{repo}' is neither a folder nor a cached dataset with {configName}/{splitName}: looked for " +
-            $"{(snapshot ?? repoFolder + " (refs/" + repo.Revision + ")")}/{configName}/{splitName}-*.parquet " +
+            $"{snapshot ?? Path.Combine(repoFolder, "snapshots", $"<refs/{repo.Revision}>")}/{configName}/{splitName}-*.parquet " +
             $"({hub.DescribeCacheSettings(datasets: false)}) and {arrowFolder}/*/*/{repo.Name}-{splitName}*.arrow " +
             $"({hub.DescribeCacheSettings(datasets: true)}). Fill a cache with `{HuggingFaceHub.DownloadCommand(repo, HubRepoType.Dataset)}` " +
             $"or `python -c \"import datasets; datasets.load_dataset('{repo.Id}', '{configName}')\"`" +
