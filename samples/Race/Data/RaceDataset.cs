@@ -1,3 +1,4 @@
+using PromptLossWeight.Hub;
 using PromptLossWeight.Readers;
 
 namespace PromptLossWeight.Samples.Race.Data;
@@ -18,6 +19,9 @@ public enum RaceFormat
 /// <list type="bullet">
 /// <item>a folder with train/dev/test subfolders: the original release (config and split choose the subfolders);</item>
 /// <item>any other folder: Hugging Face Parquet files <c>{config}/{split}-*.parquet</c> or <c>{split}-*.parquet</c>;</item>
+/// <item>a Hugging Face dataset id such as <c>ehovy/race</c> (not an existing path): the cached dataset repository's
+/// Parquet files or the Arrow files of the <c>datasets</c> cache (see <see cref="HuggingFaceHub"/>; downloaded when
+/// the <c>hub</c> options allow it);</item>
 /// <item>a <c>.parquet</c> file, a <c>.jsonl</c>/<c>.json</c>/<c>.ndjson</c> file or a release <c>.txt</c> file: that file.
 /// Other extensions are sniffed (Parquet files start with "PAR1", anything else is read as JSON Lines).</item>
 /// </list>
@@ -28,10 +32,17 @@ public enum RaceFormat
 public static class RaceDataset
 {
     /// <summary>Loads the examples of <paramref name="config"/> and <paramref name="split"/> from <paramref name="path"/>.</summary>
-    public static DataReadResult<RaceExample> Load(string path, RaceConfig config = RaceConfig.All, RaceSplit split = RaceSplit.Train, DataReadOptions? options = null)
+    /// <param name="path">A folder, a file or a Hugging Face dataset id ("org/name[@revision]").</param>
+    /// <param name="config">The RACE config.</param>
+    /// <param name="split">The split.</param>
+    /// <param name="options">Bad-record policy and record limit.</param>
+    /// <param name="hub">Where the Hugging Face caches are and whether to download (for a dataset id); null: the defaults.</param>
+    public static DataReadResult<RaceExample> Load(string path, RaceConfig config = RaceConfig.All, RaceSplit split = RaceSplit.Train, DataReadOptions? options = null, HubOptions? hub = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         options = (options ?? new DataReadOptions()).Validate();
+        if (!Directory.Exists(path) && !File.Exists(path) && HubRepoId.TryParse(path, out HubRepoId repo))
+            return RaceHub.Load(repo, config, split, options, hub ?? new HubOptions());
         if (Directory.Exists(path))
         {
             if (RaceOriginalRelease.IsReleaseFolder(path))
