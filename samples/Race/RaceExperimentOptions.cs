@@ -1,5 +1,5 @@
 using System.Globalization;
-using PromptLossWeight.Data.Race;
+using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Samples.Race.Synthetic;
 
 namespace PromptLossWeight.Samples.Race;

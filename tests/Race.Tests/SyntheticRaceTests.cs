@@ -1,5 +1,5 @@
-using PromptLossWeight.Data;
-using PromptLossWeight.Data.Race;
+using PromptLossWeight.Evaluation;
+using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Masking;
 using PromptLossWeight.Samples.Race.Rendering;
 using PromptLossWeight.Samples.Race.Synthetic;

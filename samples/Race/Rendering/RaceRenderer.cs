@@ -1,4 +1,4 @@
-using PromptLossWeight.Data.Race;
+using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Llama.Chat;
 using PromptLossWeight.Masking;
 

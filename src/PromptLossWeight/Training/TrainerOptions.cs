@@ -1,6 +1,6 @@
 using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 using static TorchSharp.torch;
 
 namespace PromptLossWeight.Training;

@@ -18,10 +18,10 @@ public class CheckpointTests
         string checkpoint = TrainOnce(dir);
 
         Path.GetFileName(checkpoint).Should().Be("checkpoint-2");
-        Checkpoints.Verify(checkpoint).Should().BeNull();
-        var files = JsonNode.Parse(File.ReadAllText(Path.Combine(checkpoint, Checkpoints.ManifestFileName)))!["files"]!.AsObject();
+        TrainerCheckpoints.Verify(checkpoint).Should().BeNull();
+        var files = JsonNode.Parse(File.ReadAllText(Path.Combine(checkpoint, TrainerCheckpoints.ManifestFileName)))!["files"]!.AsObject();
         files.Select(f => f.Key).Should().BeEquivalentTo(["model.safetensors", "optimizer.safetensors", "rng.safetensors", "trainer_state.json"]);
-        Directory.EnumerateFiles(checkpoint).Select(Path.GetFileName).Should().BeEquivalentTo(files.Select(f => f.Key).Append(Checkpoints.ManifestFileName));
+        Directory.EnumerateFiles(checkpoint).Select(Path.GetFileName).Should().BeEquivalentTo(files.Select(f => f.Key).Append(TrainerCheckpoints.ManifestFileName));
     }
 
     [Fact]
@@ -29,13 +29,13 @@ public class CheckpointTests
     {
         using var dir = new TempDirectory();
         string checkpoint = TrainOnce(dir);
-        string manifestPath = Path.Combine(checkpoint, Checkpoints.ManifestFileName);
+        string manifestPath = Path.Combine(checkpoint, TrainerCheckpoints.ManifestFileName);
         var manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!.AsObject();
         manifest["files"]!.AsObject()["../metrics.csv"] = "00";
         File.WriteAllText(manifestPath, manifest.ToJsonString());
 
-        Checkpoints.Verify(checkpoint).Should().Contain("unsafe path '../metrics.csv'");
-        Checkpoints.Latest(dir.Path).Should().BeNull();
+        TrainerCheckpoints.Verify(checkpoint).Should().Contain("unsafe path '../metrics.csv'");
+        TrainerCheckpoints.Latest(dir.Path).Should().BeNull();
     }
 
     [Fact]

@@ -87,7 +87,7 @@ public class CrashResumeTests(ITestOutputHelper output)
             child.WaitForExit();
         }
         File.Exists(Path.Combine(interrupted.Path, FinalFile)).Should().BeFalse("the killed run never finished");
-        var before = Checkpoints.ListComplete(interrupted.Path);
+        var before = TrainerCheckpoints.ListComplete(interrupted.Path);
         output.WriteLine($"complete checkpoints after the kill: {string.Join(", ", before.Select(c => c.Step))}");
 
         RunToCompletion(interrupted.Path);

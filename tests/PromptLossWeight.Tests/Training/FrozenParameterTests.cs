@@ -20,7 +20,7 @@ public class FrozenParameterTests
         var after = model.Snapshot();
         after["embed.weight"].Should().Equal(before["embed.weight"]);
         after["head.weight"].Should().NotEqual(before["head.weight"]);
-        var header = SafeTensors.ReadHeader(Path.Combine(result.LastCheckpointPath!, Checkpoints.ModelFileName));
+        var header = SafeTensors.ReadHeader(Path.Combine(result.LastCheckpointPath!, TrainerCheckpoints.ModelFileName));
         header.Entries.Select(e => e.Name).Should().BeEquivalentTo(["mix.weight", "mix.bias", "head.weight"]);
     }
 }

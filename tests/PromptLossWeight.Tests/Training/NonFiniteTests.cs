@@ -1,4 +1,4 @@
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
 using PromptLossWeight.Masking;
 using PromptLossWeight.Models;
 using PromptLossWeight.Training;
@@ -73,7 +73,7 @@ public class NonFiniteTests
         // Steps 2, 3 and 4 are non-finite; the checkpoint of step 4 (after two skipped updates) holds finite state.
         act.Should().Throw<NonFiniteTrainingException>().WithMessage("3 non-finite steps in a row (last at step 4*MaxConsecutiveNonFiniteSteps = 3*")
             .Which.Step.Should().Be(4);
-        Checkpoints.ListComplete(dir.Path).Select(c => c.Path).Should().Equal(saved.Select(s => s.Path));
+        TrainerCheckpoints.ListComplete(dir.Path).Select(c => c.Path).Should().Equal(saved.Select(s => s.Path));
         foreach (var (path, manifest) in saved) File.ReadAllText(Path.Combine(path, "manifest.json")).Should().Be(manifest);
         saved.Select(s => Path.GetFileName(s.Path)).Should().Equal("checkpoint-2", "checkpoint-4");
     }
@@ -88,7 +88,7 @@ public class NonFiniteTests
         var act = () => trainer.Train();
 
         act.Should().Throw<NonFiniteTrainingException>().WithMessage("Non-finite gradient at step 3*NonFinitePolicy.Stop*");
-        Checkpoints.ListComplete(dir.Path).Select(c => c.Step).Should().Equal(2);
+        TrainerCheckpoints.ListComplete(dir.Path).Select(c => c.Step).Should().Equal(2);
     }
 
     [Fact]
@@ -110,7 +110,7 @@ public class NonFiniteTests
         var act = () => trainer.Train();
 
         act.Should().Throw<NonFiniteTrainingException>().WithMessage("*not finite at step 4; refusing to write a checkpoint*");
-        Checkpoints.ListComplete(dir.Path).Select(c => c.Step).Should().Equal(2);
+        TrainerCheckpoints.ListComplete(dir.Path).Select(c => c.Step).Should().Equal(2);
         Directory.EnumerateDirectories(dir.Path).Select(Path.GetFileName).Should().Equal("checkpoint-2");
     }
 }

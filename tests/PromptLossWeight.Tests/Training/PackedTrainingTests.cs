@@ -1,5 +1,4 @@
 using PromptLossWeight.Loss;
-using PromptLossWeight.Tests.Packing;
 using PromptLossWeight.Training;
 
 namespace PromptLossWeight.Tests.Training;
@@ -67,6 +66,25 @@ public class PackedTrainingTests
         padded.Losses.Should().HaveCount(12);
         packed.Losses.Count.Should().BeLessThan(6, "rows of 32 tokens hold about four of these 3-10 token examples");
         packed.Losses.Should().OnlyContain(l => double.IsFinite(l));
+    }
+
+    [Fact]
+    public void The_trainer_publishes_its_planned_total_steps_and_packing_counts_in_them()
+    {
+        var examples = TrainerTestData.Examples(24, seed: 32);
+        using var dir = new TempDirectory();
+        var options = TrainerTestData.Options(dir.Path) with { BatchSize = 2, Epochs = 2, EvalSteps = 100, PackedRowLength = 32 };
+        var steps = new List<long>();
+
+        var trainer = new Trainer(new TinyDocumentModel(seed: 11, vocabulary: 16), options, examples);
+        long planned = trainer.TotalSteps;
+        trainer.Callbacks.Add(new LambdaCallback { StepEnd = c => steps.Add(c.TotalSteps) });
+        TrainResult result = trainer.Train();
+
+        Trainer.PlanTotalSteps(options, examples).Should().Be(planned);
+        planned.Should().BeLessThan(Trainer.PlanTotalSteps(options with { PackedRowLength = null }, examples));
+        result.Steps.Should().Be(planned);
+        steps.Should().OnlyContain(total => total == planned);
     }
 
     [Fact]

@@ -1,4 +1,4 @@
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Training;
 
 namespace PromptLossWeight.Tests.Training;
@@ -108,7 +108,7 @@ public class ScheduleTests
     {
         public List<double> PromptWeights { get; } = [];
 
-        protected override TorchSharp.torch.Tensor ComputeLoss(PromptLossWeight.Models.ICausalLanguageModel model, PromptLossWeight.Data.Batch batch,
+        protected override TorchSharp.torch.Tensor ComputeLoss(PromptLossWeight.Models.ICausalLanguageModel model, PromptLossWeight.Batching.Batch batch,
             TorchSharp.torch.Tensor weights, double normalizer)
         {
             float[] w = weights.cpu().data<float>().ToArray();

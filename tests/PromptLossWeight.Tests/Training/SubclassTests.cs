@@ -1,7 +1,7 @@
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
-using PromptLossWeight.Metrics;
 using PromptLossWeight.Models;
 using PromptLossWeight.Training;
 using static TorchSharp.torch;

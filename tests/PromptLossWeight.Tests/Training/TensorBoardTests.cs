@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using PromptLossWeight.Logging;
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Training;
 
 namespace PromptLossWeight.Tests.Training;

@@ -1,4 +1,4 @@
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
 using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
 using PromptLossWeight.Models;

@@ -89,6 +89,6 @@ public class ValidationTests
 
     private sealed class BrokenSchedule : IPromptLossWeightSchedule
     {
-        public double ValueAt(long step, long totalSteps, IReadOnlyList<PromptLossWeight.Metrics.MetricRecord> history) => step < 2 ? 0.5 : double.NaN;
+        public double ValueAt(long step, long totalSteps, IReadOnlyList<PromptLossWeight.Evaluation.MetricRecord> history) => step < 2 ? 0.5 : double.NaN;
     }
 }
