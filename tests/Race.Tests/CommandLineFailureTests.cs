@@ -80,6 +80,21 @@ public sealed class CommandLineFailureTests : IDisposable
         }
     }
 
+    [UnixFact]
+    [UnsupportedOSPlatform("windows")]
+    public void Race_with_an_output_folder_it_may_not_create_exits_1_saying_permission_denied()
+    {
+        string locked = _dir.File("locked");
+        Directory.CreateDirectory(locked);
+        File.SetUnixFileMode(locked, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute
+            | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        string output = Path.Combine(locked, "out");
+
+        SampleRun run = SampleProcess.RunUnprivileged("Race", [.. TinyRace, "--plw", "1", "--output", output]);
+
+        AssertOneLineFailure(run, $"error: permission denied: Access to the path '{output}' is denied.");
+    }
+
     [Fact]
     public void Race_with_a_checkpoint_holding_an_integer_tensor_exits_1_naming_the_file_the_tensor_and_the_dtype()
     {
