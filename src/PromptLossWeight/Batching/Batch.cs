@@ -4,8 +4,10 @@ using static TorchSharp.torch;
 namespace PromptLossWeight.Batching;
 
 /// <summary>
-/// A collated batch of sequences, all tensors [B, N] on one device. Padding has attention mask 0, label
-/// <see cref="TokenLabels.IgnoreIndex"/> and role mask 0. Dispose it when done (it owns its tensors).
+/// A collated batch of sequences, all tensors [B, N] on one device. Padding has attention mask 0 and label
+/// <see cref="TokenLabels.IgnoreIndex"/> (so has the first token of each packed document); its role reads
+/// <see cref="TokenRole.User"/>, but the prompt and completion masks and the weights are 0 there. Dispose it when done
+/// (it owns its tensors).
 /// </summary>
 public sealed class Batch : IDisposable
 {
@@ -28,7 +30,7 @@ public sealed class Batch : IDisposable
     /// <summary>[B, N] int64 positions within each document.</summary>
     public Tensor PositionIds { get; }
 
-    /// <summary>[B, N] int64 labels: the input ids, with -100 on padding.</summary>
+    /// <summary>[B, N] int64 labels: the input ids, with <see cref="TokenLabels.IgnoreIndex"/> (-100) on padding and on the first token of each packed document.</summary>
     public Tensor Labels { get; }
 
     /// <summary>[B, N] int64 <see cref="TokenRole"/> of each token (padding: <see cref="TokenRole.User"/>, but its label is ignored).</summary>

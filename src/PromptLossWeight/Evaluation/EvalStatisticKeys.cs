@@ -1,8 +1,9 @@
 namespace PromptLossWeight.Evaluation;
 
 /// <summary>
-/// Keys of the per-sequence statistics ([B] tensors) that the default <c>Trainer.PreprocessLogitsForMetrics</c>
-/// produces for each evaluation batch and the default <c>Trainer.ComputeMetrics</c> reads.
+/// Keys of the per-sequence statistics ([B] tensors) that <see cref="EvalReductions"/> produces for each evaluation
+/// batch (from the loss's token statistics, or through <c>Trainer.PreprocessLogitsForMetrics</c>) and the default
+/// <c>Trainer.ComputeMetrics</c> reads.
 /// </summary>
 public static class EvalStatisticKeys
 {

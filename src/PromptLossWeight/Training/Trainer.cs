@@ -167,8 +167,8 @@ public partial class Trainer : IDisposable
     {
         if (Options.RoleWeights is not null) return Options.RoleWeights;
         double plw = Options.EffectivePromptLossWeightSchedule.ValueAt(step, TotalSteps, _history);
-        if (!double.IsFinite(plw) || plw < 0)
-            throw new InvalidOperationException($"The prompt loss weight schedule returned {plw} at step {step}; a PLW must be a finite number >= 0.");
+        if (!RoleWeights.IsValid(plw))
+            throw new InvalidOperationException($"The prompt loss weight schedule returned {plw} at step {step}; a PLW must be {RoleWeights.Requirement}.");
         return RoleWeights.ForPromptLossWeight(plw);
     }
 

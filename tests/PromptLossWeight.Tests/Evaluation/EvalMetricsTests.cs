@@ -60,7 +60,7 @@ public class EvalMetricsTests
     [Fact]
     public void Eval_metrics_on_a_hand_built_batch_equal_hand_computed_values()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var model = new FixedLogitsModel(Rows.SelectMany(r => r).ToArray(), [2, 4, 4]);
         var options = TrainerTestData.Options(dir.Path) with { AnswerTokenIds = [2, 3], EvalBatchSize = 2 };
         var trainer = new Trainer(model, options, Examples, Examples);
@@ -96,7 +96,7 @@ public class EvalMetricsTests
     [Fact]
     public void Without_answer_token_ids_there_is_no_accuracy_metric()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var model = new FixedLogitsModel(Rows.SelectMany(r => r).ToArray(), [2, 4, 4]);
         var trainer = new Trainer(model, TrainerTestData.Options(dir.Path) with { EvalBatchSize = 2 }, Examples, Examples);
 
@@ -107,7 +107,7 @@ public class EvalMetricsTests
     [Fact]
     public void An_answer_token_id_outside_the_vocabulary_is_a_clear_error()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var model = new FixedLogitsModel(Rows.SelectMany(r => r).ToArray(), [2, 4, 4]);
         var trainer = new Trainer(model, TrainerTestData.Options(dir.Path) with { EvalBatchSize = 2, AnswerTokenIds = [2, 9] }, Examples, Examples);
 
@@ -168,7 +168,7 @@ public class ChunkedEvaluationTests
     [Fact]
     public void With_the_chunked_loss_evaluation_uses_hidden_states_and_gives_the_same_metrics_as_logits()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var train = TrainerTestData.Examples(4, seed: 25);
         var eval = TrainerTestData.Examples(7, seed: 26);
         var options = TrainerTestData.Options(dir.Path) with { AnswerTokenIds = [3, 5, 7], EvalBatchSize = 3 };
@@ -192,7 +192,7 @@ public class ChunkedEvaluationTests
     [Fact]
     public void A_subclass_that_overrides_PreprocessLogitsForMetrics_gets_its_own_key_under_the_default_chunked_loss()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var train = TrainerTestData.Examples(4, seed: 25);
         var eval = TrainerTestData.Examples(7, seed: 26);
         var options = TrainerTestData.Options(dir.Path) with { AnswerTokenIds = [3, 5, 7], EvalBatchSize = 3 };

@@ -9,7 +9,7 @@ public class MetricHistoryTests
     [Fact]
     public void The_history_is_written_as_csv_and_json_lines_after_every_evaluation()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var options = TrainerTestData.Options(dir.Path) with { MaxSteps = 6, EvalSteps = 3, AnswerTokenIds = [3, 4] };
         var trainer = new Trainer(new TinyCausalModel(), options, TrainerTestData.Examples(12, seed: 10), TrainerTestData.Examples(4, seed: 11));
         var linesAfterEvaluation = new List<int>();
@@ -46,7 +46,7 @@ public class MetricHistoryTests
     [Fact]
     public void Evaluation_every_half_epoch_over_two_epochs_gives_four_rows_with_fractional_epochs()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var options = TrainerTestData.Options(dir.Path) with { Epochs = 2, EvalEpochFraction = 0.5 }; // 16 examples / 4 = 4 steps per epoch
         var trainer = new Trainer(new TinyCausalModel(), options, TrainerTestData.Examples(16, seed: 23), TrainerTestData.Examples(4, seed: 24));
 

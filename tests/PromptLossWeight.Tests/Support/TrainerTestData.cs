@@ -44,21 +44,6 @@ internal static class TrainerTestData
     }
 }
 
-/// <summary>A temporary folder deleted at the end of a test.</summary>
-internal sealed class TempDirectory : IDisposable
-{
-    public TempDirectory() => Directory.CreateDirectory(Path);
-
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "plw-trainer-" + Guid.NewGuid().ToString("N"));
-
-    public string Sub(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        if (Directory.Exists(Path)) Directory.Delete(Path, recursive: true);
-    }
-}
-
 /// <summary>A callback built from lambdas.</summary>
 internal sealed class LambdaCallback : TrainerCallback
 {

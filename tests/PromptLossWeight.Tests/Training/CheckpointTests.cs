@@ -5,7 +5,7 @@ namespace PromptLossWeight.Tests.Training;
 
 public class CheckpointTests
 {
-    private static string TrainOnce(TempDirectory dir)
+    private static string TrainOnce(TempDir dir)
     {
         var trainer = new Trainer(new TinyCausalModel(), TrainerTestData.Options(dir.Path) with { MaxSteps = 2 }, TrainerTestData.Examples(8, seed: 28));
         return trainer.Train().LastCheckpointPath!;
@@ -14,7 +14,7 @@ public class CheckpointTests
     [Fact]
     public void A_saved_checkpoint_lists_every_file_with_its_sha256_and_verifies()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         string checkpoint = TrainOnce(dir);
 
         Path.GetFileName(checkpoint).Should().Be("checkpoint-2");
@@ -27,7 +27,7 @@ public class CheckpointTests
     [Fact]
     public void A_manifest_that_names_a_path_outside_its_folder_is_rejected()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         string checkpoint = TrainOnce(dir);
         string manifestPath = Path.Combine(checkpoint, TrainerCheckpoints.ManifestFileName);
         var manifest = JsonNode.Parse(File.ReadAllText(manifestPath))!.AsObject();
@@ -41,7 +41,7 @@ public class CheckpointTests
     [Fact]
     public void A_temporary_folder_left_by_an_interrupted_save_is_removed_with_a_warning()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         string stale = Path.Combine(dir.Path, ".checkpoint-4.tmp-0123456789abcdef");
         Directory.CreateDirectory(stale);
         File.WriteAllText(Path.Combine(stale, "model.safetensors"), "half written");

@@ -11,7 +11,7 @@ public sealed class ProcessWideCollection;
 [Collection(nameof(ProcessWideCollection))]
 public sealed class ConsoleProgressTests : IDisposable
 {
-    private readonly TempDirectory _dir = new();
+    private readonly TempDir _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

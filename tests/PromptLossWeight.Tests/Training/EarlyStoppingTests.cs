@@ -23,7 +23,7 @@ public class EarlyStoppingTests
     [Fact]
     public void Early_stopping_stops_at_the_configured_patience_and_keeps_the_best_checkpoint()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var model = new TinyCausalModel();
         var options = TrainerTestData.Options(dir.Path) with { MaxSteps = 40, EvalSteps = 2, EarlyStoppingPatience = 2, SaveTotalLimit = 1 };
         var trainer = new ScriptedMetricsTrainer(model, options, TrainerTestData.Examples(12, seed: 6), TrainerTestData.Examples(4, seed: 7),
@@ -50,7 +50,7 @@ public class EarlyStoppingTests
     [Fact]
     public void A_metric_where_greater_is_better_is_tracked_upwards()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var options = TrainerTestData.Options(dir.Path) with
         {
             MaxSteps = 40, EvalSteps = 2, EarlyStoppingPatience = 1, MetricForBest = MetricNames.CompletionLoss, GreaterIsBetter = true,
@@ -68,7 +68,7 @@ public class EarlyStoppingTests
     [Fact]
     public void The_option_adds_an_early_stopping_callback_for_the_metric_for_best()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var options = TrainerTestData.Options(dir.Path) with { EarlyStoppingPatience = 3, GreaterIsBetter = true, EarlyStoppingThreshold = 0.01, MetricForBest = MetricNames.Accuracy };
 
         var trainer = new Trainer(new TinyCausalModel(), options, TrainerTestData.Examples(4, seed: 6), TrainerTestData.Examples(2, seed: 7));
@@ -80,7 +80,7 @@ public class EarlyStoppingTests
     [Fact]
     public void An_early_stopping_callback_added_by_hand_stops_the_run_like_the_option()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var options = TrainerTestData.Options(dir.Path) with { MaxSteps = 40, EvalSteps = 2 };
         var trainer = new ScriptedMetricsTrainer(new TinyCausalModel(), options, TrainerTestData.Examples(12, seed: 6), TrainerTestData.Examples(4, seed: 7),
             script: [5.0, 3.0, 4.0, 3.5, 1.0, 0.5]);
@@ -95,7 +95,7 @@ public class EarlyStoppingTests
     [Fact]
     public void A_resumed_run_stops_where_the_uninterrupted_run_stops_because_the_decision_comes_from_the_history()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var options = TrainerTestData.Options(dir.Path) with { MaxSteps = 40, EvalSteps = 2, EarlyStoppingPatience = 2 };
         double[] script = [5.0, 3.0, 4.0, 3.5, 1.0, 0.5];
         var first = new ScriptedMetricsTrainer(new TinyCausalModel(), options, TrainerTestData.Examples(12, seed: 6), TrainerTestData.Examples(4, seed: 7), script);

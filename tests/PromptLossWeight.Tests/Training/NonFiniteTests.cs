@@ -36,7 +36,7 @@ public class NonFiniteTests
     [InlineData(true)]
     public void With_skip_a_non_finite_step_leaves_parameters_unchanged_is_counted_and_training_continues(bool gradientOnly)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var model = new TinyCausalModel();
         Func<long, bool> poisoned = s => s is 2 or 3;
         var trainer = new PoisonTrainer(model, Options(dir.Path), TrainerTestData.Examples(12, seed: 17), TrainerTestData.Examples(4, seed: 18))
@@ -62,7 +62,7 @@ public class NonFiniteTests
     [Fact]
     public void With_skip_K_non_finite_steps_in_a_row_stop_with_a_clear_error_and_leave_the_last_checkpoint_untouched()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var trainer = new PoisonTrainer(new TinyCausalModel(), Options(dir.Path) with { MaxConsecutiveNonFiniteSteps = 3 },
             TrainerTestData.Examples(12, seed: 17), TrainerTestData.Examples(4, seed: 18)) { NanLossAt = s => s >= 2 };
         var saved = new List<(string Path, string Manifest)>();
@@ -81,7 +81,7 @@ public class NonFiniteTests
     [Fact]
     public void With_stop_the_first_non_finite_step_stops_training()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var trainer = new PoisonTrainer(new TinyCausalModel(), Options(dir.Path) with { NonFinitePolicy = NonFinitePolicy.Stop },
             TrainerTestData.Examples(12, seed: 17)) { NanGradientAt = s => s == 3 };
 
@@ -94,7 +94,7 @@ public class NonFiniteTests
     [Fact]
     public void A_checkpoint_is_never_written_from_non_finite_parameters()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var model = new TinyCausalModel();
         var trainer = new Trainer(model, Options(dir.Path), TrainerTestData.Examples(12, seed: 17));
         trainer.Callbacks.Add(new LambdaCallback

@@ -6,7 +6,7 @@ namespace PromptLossWeight.Tests.Training;
 /// <summary>A training run holds its output folder: a second live run there is refused, naming the holder.</summary>
 public sealed class OutputLockTests : IDisposable
 {
-    private readonly TempDirectory _dir = new();
+    private readonly TempDir _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

@@ -7,7 +7,7 @@ namespace PromptLossWeight.Tests.Training;
 /// <summary>Two runs sharing an output folder never mix: retention and "resume the latest" only see the current run.</summary>
 public sealed class RunIdentityTests : IDisposable
 {
-    private readonly TempDirectory _dir = new();
+    private readonly TempDir _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

@@ -7,7 +7,7 @@ namespace PromptLossWeight.Tests.Training;
 
 public sealed class RunLockTests : IDisposable
 {
-    private readonly TempDirectory _dir = new();
+    private readonly TempDir _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
