@@ -17,7 +17,13 @@ public partial class Trainer
     /// metric history and the best checkpoint. Before the first step it checks that the output directory can be
     /// written and, when resuming, that the checkpoint is complete and matches the model.
     /// </summary>
+    /// <remarks>
+    /// While it runs, <c>Train</c> holds <c>run.lock</c> in the output folder, and it records the run's id in <c>run.json</c>
+    /// and in every checkpoint's manifest (kept when resuming), so that <c>SaveTotalLimit</c> and <c>ResumeFrom = "latest"</c>
+    /// only consider this run's checkpoints.
+    /// </remarks>
     /// <exception cref="NonFiniteTrainingException">Non-finite losses or gradients, as the <c>NonFinitePolicy</c> decides.</exception>
+    /// <exception cref="OutputDirectoryInUseException">Another live run (in this process or another) holds the output folder.</exception>
     public TrainResult Train()
     {
         if (_started) throw new InvalidOperationException("Train() can be called once per Trainer; create a new Trainer (with ResumeFrom) to continue.");
