@@ -15,7 +15,10 @@ namespace PromptLossWeight.Samples.DatasetStats;
 /// </summary>
 public static class Program
 {
-    /// <summary>Parses the command line and runs; returns the exit code (1 for bad data, with no stack trace).</summary>
+    /// <summary>
+    /// Parses the command line and runs. Every failure (bad options or data, I/O, an unreadable tokenizer) ends in one line on
+    /// standard error naming the cause, and exit code 1; <c>--verbose</c> prints the stack trace before that line.
+    /// </summary>
     public static int Main(string[] args)
     {
         var path = new Argument<string>("path") { Description = "A .jsonl or .parquet file of prompt/completion pairs, or RACE (folder, .parquet, .jsonl, release .txt)." };
@@ -32,32 +35,26 @@ public static class Program
         var bins = new Option<int>("--bins") { Description = "Histogram bins.", DefaultValueFactory = _ => 50 };
         var skipBad = new Option<bool>("--skip-bad-records") { Description = "Skip malformed records (counted) instead of stopping at the first." };
         var output = new Option<string>("--output") { Description = "Folder for rg.csv, rg_stats.md and the PNG histograms.", DefaultValueFactory = _ => "dataset-stats" };
+        var verbose = CommandLineFailure.VerboseOption();
 
         var root = new RootCommand("Generation-ratio (Rg = completion length / prompt length) statistics of a dataset.")
         {
-            path, format, promptField, completionField, by, tokenizer, config, split, max, bins, skipBad, output,
+            path, format, promptField, completionField, by, tokenizer, config, split, max, bins, skipBad, output, verbose,
         };
-        root.SetAction(result =>
+        root.SetAction(result => CommandLineFailure.Run(() =>
         {
-            try
-            {
-                return Run(result.GetValue(path)!, result.GetValue(format)!, new PromptCompletionFields(result.GetValue(promptField)!, result.GetValue(completionField)!),
-                    result.GetValue(by)!, result.GetValue(tokenizer), result.GetValue(config), result.GetValue(split),
-                    new DataReadOptions { MaxRecords = result.GetValue(max), BadRecords = result.GetValue(skipBad) ? BadRecordPolicy.Skip : BadRecordPolicy.Throw },
-                    result.GetValue(bins), result.GetValue(output)!);
-            }
-            catch (DataFormatException e)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 1;
-            }
-            catch (ArgumentException e)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 1;
-            }
-        });
-        return root.Parse(args).Invoke();
+            int? maxRecords = result.GetValue(max);
+            if (maxRecords is < 1) throw new ArgumentException($"--max must be >= 1; got {maxRecords}.");
+            int binCount = result.GetValue(bins);
+            if (binCount is < 1 or > 10_000) throw new ArgumentException($"--bins must be between 1 and 10000; got {binCount}.");
+            string outputDir = result.GetValue(output)!;
+            if (File.Exists(outputDir)) throw new ArgumentException($"--output {outputDir} is a file; it must name a folder.");
+            return Run(result.GetValue(path)!, result.GetValue(format)!, new PromptCompletionFields(result.GetValue(promptField)!, result.GetValue(completionField)!),
+                result.GetValue(by)!, result.GetValue(tokenizer), result.GetValue(config), result.GetValue(split),
+                new DataReadOptions { MaxRecords = maxRecords, BadRecords = result.GetValue(skipBad) ? BadRecordPolicy.Skip : BadRecordPolicy.Throw },
+                binCount, outputDir);
+        }, result.GetValue(verbose), Console.Error));
+        return CommandLineFailure.ParseAndInvoke(root, args, Console.Error);
     }
 
     /// <summary>Reads the dataset, computes and writes the statistics. Returns 0.</summary>

@@ -15,7 +15,11 @@ namespace PromptLossWeight.Samples.Race;
 /// </summary>
 public static class Program
 {
-    /// <summary>Parses the command line and runs the sweep; exit code 1 for bad data or options (message, no stack trace).</summary>
+    /// <summary>
+    /// Parses the command line and runs the sweep. Every failure (bad options or data, I/O, a checkpoint that does not fit,
+    /// training that diverged) ends in one line on standard error naming the cause, and exit code 1; <c>--verbose</c>
+    /// prints the stack trace before that line.
+    /// </summary>
     public static int Main(string[] args)
     {
         var defaults = new RaceExperimentOptions();
@@ -54,15 +58,14 @@ public static class Program
         var parallel = new Option<int?>("--parallel") { Description = "PLW runs trained at the same time (default: all of them for the small model, 1 with --model)." };
         var pack = new Option<int?>("--pack") { Description = "Pack training examples into rows of N tokens (the batch size then counts rows); default: padded batches." };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => defaults.Seed };
+        var verbose = CommandLineFailure.VerboseOption();
 
         var root = new RootCommand("RACE prompt-loss-weight sweep: trains one run per PLW and reports completion loss, full loss and accuracy.")
         {
             model, data, download, cacheDir, validation, validationFraction, config, plw, epochs, maxSteps, batchSize, lr, evalSteps, loraRank, device, output,
-            maxExamples, maxEval, maxLength, skipBad, template, seed, threads, hidden, layers, heads, trainExamples, facts, fillers, distractors, schedule, townCount, shuffle, parallel, pack,
+            maxExamples, maxEval, maxLength, skipBad, template, seed, threads, hidden, layers, heads, trainExamples, facts, fillers, distractors, schedule, townCount, shuffle, parallel, pack, verbose,
         };
-        root.SetAction(result =>
-        {
-            try
+        root.SetAction(result => CommandLineFailure.Run(() =>
             {
                 string? modelDir = result.GetValue(model);
                 var options = defaults with
@@ -105,15 +108,9 @@ public static class Program
                         TownCount = result.GetValue(townCount), ShuffleOptions = result.GetValue(shuffle),
                     },
                 };
-                return Run(options.Validate());
-            }
-            catch (Exception e) when (e is DataFormatException or HubException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return 1;
-            }
-        });
-        return root.Parse(args).Invoke();
+                return Run(options.Validate(), result.GetValue(verbose));
+            }, result.GetValue(verbose), Console.Error));
+        return CommandLineFailure.ParseAndInvoke(root, args, Console.Error);
     }
 
     /// <summary>
@@ -175,9 +172,9 @@ public static class Program
         return weights;
     }
 
-    private static int Run(RaceExperimentOptions options)
+    private static int Run(RaceExperimentOptions options, bool verbose)
     {
-        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning));
         AnsiConsole.MarkupLine("[bold]RACE prompt-loss-weight sweep[/]");
         if (options.Hub.DownloadsAllowed) options = Download(options);
         var experiment = new RaceExperiment(options, loggers);

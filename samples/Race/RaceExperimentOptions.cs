@@ -1,3 +1,4 @@
+using System.Globalization;
 using PromptLossWeight.Hub;
 using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Samples.Race.Synthetic;
@@ -94,17 +95,30 @@ public sealed record RaceExperimentOptions
     /// <summary>Size of the model trained from scratch (no <see cref="ModelDirectory"/>).</summary>
     public SmallModelOptions SmallModel { get; init; } = new();
 
-    /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid option.</summary>
+    /// <summary>
+    /// Largest prompt-loss weight accepted. Above it the completion's share of the loss is negligible, and weight sums in
+    /// float32 come close to overflowing (1e38 does).
+    /// </summary>
+    public const double MaxPromptLossWeight = 1000;
+
+    /// <summary>Largest learning rate accepted: AdamW moves each weight by about this much per step, so more only diverges.</summary>
+    public const double MaxLearningRate = 1;
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid option (its command-line name).</summary>
     public RaceExperimentOptions Validate()
     {
         if (PromptLossWeights.Count == 0) throw new ArgumentException("--plw needs at least one value.", nameof(PromptLossWeights));
         foreach (double w in PromptLossWeights)
-            if (!double.IsFinite(w) || w < 0) throw new ArgumentException($"--plw values must be finite numbers >= 0; got {w}.", nameof(PromptLossWeights));
+            if (!double.IsFinite(w) || w < 0 || w > MaxPromptLossWeight)
+                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                    $"--plw values must be numbers from 0 to {MaxPromptLossWeight} (the article sweeps 0 to 1); got {w}."), nameof(PromptLossWeights));
         if (PromptLossWeights.Distinct().Count() != PromptLossWeights.Count) throw new ArgumentException("--plw has duplicate values.", nameof(PromptLossWeights));
         if (Epochs < 1) throw new ArgumentException($"--epochs must be >= 1; got {Epochs}.", nameof(Epochs));
         if (MaxSteps is < 1) throw new ArgumentException($"--max-steps must be >= 1; got {MaxSteps}.", nameof(MaxSteps));
         if (BatchSize < 1) throw new ArgumentException($"--batch-size must be >= 1; got {BatchSize}.", nameof(BatchSize));
-        if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new ArgumentException($"--lr must be > 0; got {LearningRate}.", nameof(LearningRate));
+        if (!(LearningRate > 0 && LearningRate <= MaxLearningRate))
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"--lr must be > 0 and at most {MaxLearningRate} (AdamW moves each weight by about lr per step); got {LearningRate}."), nameof(LearningRate));
         if (EvalSteps is < 1) throw new ArgumentException($"--eval-steps must be >= 1; got {EvalSteps}.", nameof(EvalSteps));
         if (LoraRank < 1) throw new ArgumentException($"--lora-rank must be >= 1; got {LoraRank}.", nameof(LoraRank));
         if (!(ValidationFraction > 0 && ValidationFraction < 1)) throw new ArgumentException($"--validation-fraction must be in (0, 1); got {ValidationFraction}.", nameof(ValidationFraction));
@@ -114,6 +128,7 @@ public sealed record RaceExperimentOptions
         if (Parallelism is < 1) throw new ArgumentException($"--parallel must be >= 1; got {Parallelism}.", nameof(Parallelism));
         if (Threads is < 1) throw new ArgumentException($"--threads must be >= 1; got {Threads}.", nameof(Threads));
         if (string.IsNullOrWhiteSpace(OutputDirectory)) throw new ArgumentException("--output must name a folder.", nameof(OutputDirectory));
+        if (File.Exists(OutputDirectory)) throw new ArgumentException($"--output {OutputDirectory} is a file; it must name a folder.", nameof(OutputDirectory));
         Synthetic.Validate();
         SmallModel.Validate();
         return this;

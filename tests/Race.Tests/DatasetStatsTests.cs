@@ -29,6 +29,20 @@ public sealed class DatasetStatsTests : IDisposable
     }
 
     [Fact]
+    public void A_dataset_whose_examples_all_have_the_same_ratio_still_gets_both_histograms()
+    {
+        string path = _dir.File("same.jsonl");
+        File.WriteAllLines(path, ["{\"prompt\":\"abcd\",\"completion\":\"x\"}", "{\"prompt\":\"efgh\",\"completion\":\"y\"}"]);
+        string output = _dir.File("stats");
+
+        var (code, _, error) = Run(path, "--by", "chars", "--output", output);
+
+        code.Should().Be(0, error);
+        new FileInfo(Path.Combine(output, "rg_histogram_linear.png")).Length.Should().BeGreaterThan(0);
+        new FileInfo(Path.Combine(output, "rg_histogram_log.png")).Length.Should().BeGreaterThan(0);
+    }
+
+    [Fact]
     public void Character_ratios_of_a_json_lines_file_give_the_hand_computed_means_and_the_histograms()
     {
         string path = _dir.File("pairs.jsonl");

@@ -88,8 +88,8 @@ public static class RaceDataset
         string configName = config.ToString().ToLowerInvariant();
         string pattern = $"{split.ToString().ToLowerInvariant()}-*.parquet";
         string configFolder = Path.Combine(folder, configName);
-        bool byConfig = Directory.Exists(configFolder) && Directory.GetFiles(configFolder, pattern).Length > 0;
-        string[] files = Directory.GetFiles(byConfig ? configFolder : folder, pattern).Order(StringComparer.Ordinal).ToArray();
+        bool byConfig = Directory.Exists(configFolder) && Files(configFolder, pattern).Length > 0;
+        string[] files = Files(byConfig ? configFolder : folder, pattern).Order(StringComparer.Ordinal).ToArray();
         if (files.Length == 0)
             throw new DataFormatException(folder, null,
                 $"holds no RACE data: expected train|dev|test folders (original release) or {configName}/{pattern} or {pattern} (Parquet)");
@@ -105,6 +105,19 @@ public static class RaceDataset
         }
         if (options.MaxRecords is int limit && records.Count > limit) records.RemoveRange(limit, records.Count - limit);
         return new DataReadResult<RaceExample>(records, skipped);
+    }
+
+    /// <summary>The files of <paramref name="folder"/> matching <paramref name="pattern"/>; an unreadable folder is a <see cref="DataFormatException"/> naming it.</summary>
+    private static string[] Files(string folder, string pattern)
+    {
+        try
+        {
+            return Directory.GetFiles(folder, pattern);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataFormatException(folder, null, $"cannot be read ({e.Message})", e);
+        }
     }
 
     private static DataReadResult<RaceExample> FilterConfig(DataReadResult<RaceExample> result, RaceConfig config, DataReadOptions options)

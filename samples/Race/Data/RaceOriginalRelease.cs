@@ -45,7 +45,7 @@ public static class RaceOriginalRelease
             _ => throw new ArgumentOutOfRangeException(nameof(config), config, "Unknown RACE config."),
         };
         var files = levels.Select(l => Path.Combine(splitDir, l)).Where(Directory.Exists)
-            .SelectMany(d => Directory.GetFiles(d, "*.txt").Order(StringComparer.Ordinal)).ToList();
+            .SelectMany(d => TextFiles(d).Order(StringComparer.Ordinal)).ToList();
         if (files.Count == 0)
             throw new DataFormatException(splitDir, null, $"has no *.txt files in {string.Join(" or ", levels)}/");
         var records = new List<RaceExample>();
@@ -60,6 +60,19 @@ public static class RaceOriginalRelease
             skipped.AddRange(result.Skipped);
         }
         return new DataReadResult<RaceExample>(records, skipped);
+    }
+
+    /// <summary>The *.txt files of <paramref name="folder"/>; an unreadable folder is a <see cref="DataFormatException"/> naming it.</summary>
+    private static string[] TextFiles(string folder)
+    {
+        try
+        {
+            return Directory.GetFiles(folder, "*.txt");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataFormatException(folder, null, $"cannot be read ({e.Message})", e);
+        }
     }
 
     /// <summary>Parses one release file (all its questions) from <paramref name="stream"/>; <paramref name="source"/> names it in errors.</summary>

@@ -35,20 +35,30 @@ public static class LlamaCheckpoint
     /// <param name="logger">Receives one line per file loaded.</param>
     /// <param name="hub">Cache locations and whether a repo id missing from the cache is downloaded; null: the defaults (no download).</param>
     /// <exception cref="HubException">A repo id is not cached and may not or could not be downloaded.</exception>
-    public static LlamaForCausalLM Load(string directory, Device? device = null, ScalarType? dtype = null, ILogger? logger = null, HubOptions? hub = null)
+    /// <param name="requireFiniteWeights">
+    /// True (the default) rejects a weight holding NaN or infinity with a <see cref="NonFiniteWeightsException"/>; false
+    /// loads it as it is.
+    /// </param>
+    /// <returns>The model in evaluation mode (as Hugging Face's <c>from_pretrained</c> returns it); the Trainer switches to
+    /// training mode itself, other callers call <c>train()</c>.</returns>
+    /// <exception cref="CheckpointMismatchException">Tensors are missing, unexpected, of the wrong shape or not floating point.</exception>
+    /// <exception cref="NonFiniteWeightsException">A weight holds NaN or infinity (unless <paramref name="requireFiniteWeights"/> is false).</exception>
+    public static LlamaForCausalLM Load(string directory, Device? device = null, ScalarType? dtype = null, ILogger? logger = null, HubOptions? hub = null,
+        bool requireFiniteWeights = true)
     {
         directory = HuggingFaceHub.ResolveModelFolder(directory, hub);
         LlamaConfig config = LlamaConfig.Load(directory);
         var model = new LlamaForCausalLM(config, device, dtype, initialize: false);
         try
         {
-            LoadWeights(model, directory, logger);
+            LoadWeights(model, directory, logger, requireFiniteWeights);
         }
         catch
         {
             model.Dispose();
             throw;
         }
+        model.eval();
         return model;
     }
 
@@ -56,9 +66,18 @@ public static class LlamaCheckpoint
     /// Copies the weights of the checkpoint in <paramref name="directory"/> into <paramref name="model"/>. All headers are
     /// checked first, so a mismatch is reported (with every missing, unexpected and mis-shaped tensor) before anything changes.
     /// </summary>
-    /// <exception cref="CheckpointMismatchException">Tensors are missing, unexpected or of the wrong shape.</exception>
+    /// <remarks>
+    /// Non-finite values can only be seen while the data is read: when one is found, the tensors before it have already
+    /// been copied, so the model should be discarded. The model's training or evaluation mode is left as it was.
+    /// </remarks>
+    /// <param name="model">The model to fill.</param>
+    /// <param name="directory">Folder with model.safetensors or an index plus shards.</param>
+    /// <param name="logger">Receives one line per file loaded.</param>
+    /// <param name="requireFiniteWeights">True (the default) rejects a weight holding NaN or infinity; false loads it as it is.</param>
+    /// <exception cref="CheckpointMismatchException">Tensors are missing, unexpected, of the wrong shape or not floating point.</exception>
+    /// <exception cref="NonFiniteWeightsException">A weight holds NaN or infinity (unless <paramref name="requireFiniteWeights"/> is false).</exception>
     /// <exception cref="FileNotFoundException">Neither model.safetensors nor model.safetensors.index.json exists.</exception>
-    public static void LoadWeights(LlamaForCausalLM model, string directory, ILogger? logger = null)
+    public static void LoadWeights(LlamaForCausalLM model, string directory, ILogger? logger = null, bool requireFiniteWeights = true)
     {
         logger ??= NullLogger.Instance;
         IReadOnlyDictionary<string, Parameter> targets = Tensors(model);
@@ -80,7 +99,7 @@ public static class LlamaCheckpoint
                 misShaped.Add($"{name}: dtype {entry.DType} in {Path.GetFileName(header.Path)} is not floating point");
         }
         if (missing.Count > 0 || unexpected.Count > 0 || misShaped.Count > 0)
-            throw new CheckpointMismatchException(directory, missing, unexpected, misShaped);
+            throw new CheckpointMismatchException(WeightsSource(directory), missing, unexpected, misShaped, LayerHint(model.Config, stored.Keys));
 
         using var noGrad = no_grad();
         foreach (var shard in stored.Where(kv => targets.ContainsKey(kv.Key)).GroupBy(kv => kv.Value.Header.Path))
@@ -88,6 +107,8 @@ public static class LlamaCheckpoint
             foreach (var (name, (header, _)) in shard)
             {
                 using Tensor value = SafeTensors.LoadTensor(header, name, CPU, model.DType); // one tensor at a time
+                if (requireFiniteWeights)
+                    NonFiniteWeightsException.ThrowIfNonFinite(value, header, name, "pass requireFiniteWeights: false");
                 targets[name].copy_(value);
             }
             logger.LogInformation("Loaded {Count} tensors from {File}", shard.Count(), shard.Key);
@@ -192,6 +213,32 @@ public static class LlamaCheckpoint
         else
             throw new FileNotFoundException($"No weights in {directory}: expected {SingleFileName} or {IndexFileName}.", single);
         return result;
+    }
+
+    /// <summary>The file a mismatch is reported against: the shard index, else model.safetensors.</summary>
+    private static string WeightsSource(string directory)
+    {
+        string index = Path.Combine(directory, IndexFileName);
+        return File.Exists(index) ? index : Path.Combine(directory, SingleFileName);
+    }
+
+    /// <summary>Says so when config.json's num_hidden_layers disagrees with the layers the weights hold; null otherwise.</summary>
+    private static string? LayerHint(LlamaConfig config, IEnumerable<string> storedNames)
+    {
+        const string prefix = "model.layers.";
+        var layers = new HashSet<int>();
+        foreach (string name in storedNames)
+        {
+            if (!name.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            int end = name.IndexOf('.', prefix.Length);
+            if (end > prefix.Length && int.TryParse(name.AsSpan(prefix.Length, end - prefix.Length), System.Globalization.NumberStyles.None,
+                    System.Globalization.CultureInfo.InvariantCulture, out int layer))
+                layers.Add(layer);
+        }
+        int stored = layers.Count == 0 ? 0 : layers.Max() + 1;
+        return stored == config.NumHiddenLayers
+            ? null
+            : $"config.json says num_hidden_layers = {config.NumHiddenLayers}, but the weights hold {stored} layers";
     }
 
     private static void RemoveExistingWeights(string directory)

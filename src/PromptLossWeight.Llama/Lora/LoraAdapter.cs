@@ -135,14 +135,21 @@ public sealed class LoraAdapter
     }
 
     /// <summary>
-    /// Reads a PEFT adapter folder, injects matching adapters into <paramref name="model"/> and loads their weights.
+    /// Reads a PEFT adapter folder, injects matching adapters into <paramref name="model"/> and loads their weights. The
+    /// model is left in evaluation mode (adapter dropout off), as PEFT's <c>from_pretrained</c> leaves it; the Trainer
+    /// switches to training mode itself, other callers call <c>train()</c>.
     /// </summary>
-    /// <exception cref="CheckpointMismatchException">Adapter tensors are missing, unexpected or mis-shaped.</exception>
-    public static LoraAdapter Load(LlamaForCausalLM model, string directory)
+    /// <param name="model">A model without adapters.</param>
+    /// <param name="directory">Folder with adapter_config.json and adapter_model.safetensors.</param>
+    /// <param name="requireFiniteWeights">True (the default) rejects an adapter matrix holding NaN or infinity; false loads it as it is.</param>
+    /// <exception cref="CheckpointMismatchException">Adapter tensors are missing, unexpected, mis-shaped or not floating point.</exception>
+    /// <exception cref="NonFiniteWeightsException">An adapter matrix holds NaN or infinity (unless <paramref name="requireFiniteWeights"/> is false).</exception>
+    public static LoraAdapter Load(LlamaForCausalLM model, string directory, bool requireFiniteWeights = true)
     {
         LoraConfig config = ReadConfig(directory);
         LoraAdapter adapter = Inject(model, config);
-        adapter.LoadWeights(directory);
+        adapter.LoadWeights(directory, requireFiniteWeights);
+        model.eval();
         return adapter;
     }
 
@@ -188,9 +195,16 @@ public sealed class LoraAdapter
         }
     }
 
-    /// <summary>Loads A and B of every wrapped layer from <c>adapter_model.safetensors</c> in <paramref name="directory"/>.</summary>
-    /// <exception cref="CheckpointMismatchException">Adapter tensors are missing, unexpected or mis-shaped.</exception>
-    public void LoadWeights(string directory)
+    /// <summary>
+    /// Loads A and B of every wrapped layer from <c>adapter_model.safetensors</c> in <paramref name="directory"/>. Every
+    /// tensor's name, shape and dtype (F32, F16, BF16 or F64) is checked before anything is copied; the values are checked
+    /// for NaN and infinity while they are read (so after that error the adapters may be partly overwritten).
+    /// </summary>
+    /// <param name="directory">Folder with adapter_model.safetensors.</param>
+    /// <param name="requireFiniteWeights">True (the default) rejects a matrix holding NaN or infinity; false loads it as it is.</param>
+    /// <exception cref="CheckpointMismatchException">Adapter tensors are missing, unexpected, mis-shaped or not floating point.</exception>
+    /// <exception cref="NonFiniteWeightsException">A matrix holds NaN or infinity (unless <paramref name="requireFiniteWeights"/> is false).</exception>
+    public void LoadWeights(string directory, bool requireFiniteWeights = true)
     {
         if (IsMerged) throw new InvalidOperationException("Unmerge the adapters before loading new weights into them.");
         string file = Path.Combine(directory, WeightsFileName);
@@ -206,16 +220,24 @@ public sealed class LoraAdapter
         var stored = header.Entries.ToDictionary(e => e.Name.Replace(".default.weight", ".weight", StringComparison.Ordinal), StringComparer.Ordinal);
         var missing = targets.Keys.Where(k => !stored.ContainsKey(k)).ToList();
         var unexpected = stored.Keys.Where(k => !targets.ContainsKey(k)).ToList();
-        var misShaped = stored.Where(kv => targets.TryGetValue(kv.Key, out Parameter? p) && !p.shape.SequenceEqual(kv.Value.Shape))
-            .Select(kv => $"{kv.Key}: expected [{string.Join(", ", targets[kv.Key].shape)}], found [{string.Join(", ", kv.Value.Shape)}] in {WeightsFileName}")
-            .ToList();
+        var misShaped = new List<string>();
+        foreach (var (name, entry) in stored)
+        {
+            if (!targets.TryGetValue(name, out Parameter? p)) continue;
+            if (!p.shape.SequenceEqual(entry.Shape))
+                misShaped.Add($"{entry.Name}: expected [{string.Join(", ", p.shape)}], found [{string.Join(", ", entry.Shape)}] in {WeightsFileName}");
+            else if (entry.DType is not ("F32" or "F16" or "BF16" or "F64"))
+                misShaped.Add($"{entry.Name}: dtype {entry.DType} in {WeightsFileName} is not floating point (adapters are F32, F16, BF16 or F64)");
+        }
         if (missing.Count > 0 || unexpected.Count > 0 || misShaped.Count > 0)
-            throw new CheckpointMismatchException(directory, missing, unexpected, misShaped);
+            throw new CheckpointMismatchException(file, missing, unexpected, misShaped);
 
         using var noGrad = no_grad();
         foreach (var (name, target) in targets)
         {
             using Tensor value = SafeTensors.LoadTensor(header, stored[name].Name, CPU, ScalarType.Float32);
+            if (requireFiniteWeights)
+                NonFiniteWeightsException.ThrowIfNonFinite(value, header, stored[name].Name, "pass requireFiniteWeights: false");
             target.copy_(value);
         }
     }

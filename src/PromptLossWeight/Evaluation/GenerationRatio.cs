@@ -140,6 +140,8 @@ public sealed record RatioHistogram(double[] Edges, int[] Counts, bool LogScale)
     /// <summary>
     /// Bins <paramref name="values"/> into <paramref name="bins"/> bins between their min and max. With
     /// <paramref name="logScale"/> the edges are evenly spaced in log10 and zero values are left out (they have no log).
+    /// When every value is the same there is nothing to spread over bins: the histogram is one bin centred on the value,
+    /// ±5% of it wide (±0.05 around 0; ±0.05 decades on a log scale), so a plot of it has a readable axis.
     /// </summary>
     public static RatioHistogram Build(IReadOnlyList<double> values, int bins, bool logScale)
     {
@@ -149,7 +151,12 @@ public sealed record RatioHistogram(double[] Edges, int[] Counts, bool LogScale)
         if (v.Length == 0) throw new ArgumentException(logScale ? "No positive values to bin on a log scale." : "No values to bin.", nameof(values));
         double lo = logScale ? Math.Log10(v.Min()) : v.Min();
         double hi = logScale ? Math.Log10(v.Max()) : v.Max();
-        if (hi == lo) hi = lo + 1e-9 + Math.Abs(lo) * 1e-9;
+        if (hi == lo)
+        {
+            double half = logScale ? 0.05 : Math.Abs(lo) > 0 ? Math.Abs(lo) * 0.05 : 0.05;
+            double[] single = logScale ? [Math.Pow(10, lo - half), Math.Pow(10, lo + half)] : [lo - half, lo + half];
+            return new RatioHistogram(single, [v.Length], logScale);
+        }
         var edges = new double[bins + 1];
         for (int i = 0; i <= bins; i++)
         {

@@ -121,6 +121,8 @@ public static class SafeTensors
         long dataStart = 8 + (long)headerLength;
         long dataLength = fileLength - dataStart;
 
+        if (InvalidUtf8Offset(headerBytes) is int bad)
+            throw Invalid(path, $"the header is not valid UTF-8 text (byte {8 + bad} of the file starts an invalid sequence; a tensor name or metadata string is damaged)");
         JsonDocument doc;
         try
         {
@@ -132,33 +134,60 @@ public static class SafeTensors
         }
         using (doc)
         {
-            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Invalid(path, "the header is not a JSON object");
-            var entries = new List<SafeTensorsEntry>();
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (JsonProperty property in doc.RootElement.EnumerateObject())
+            try
             {
-                if (!seen.Add(property.Name)) throw Invalid(path, $"the name '{property.Name}' appears twice");
-                if (property.Name == "__metadata__")
-                {
-                    if (property.Value.ValueKind != JsonValueKind.Object) throw Invalid(path, "__metadata__ is not an object");
-                    foreach (JsonProperty m in property.Value.EnumerateObject())
-                    {
-                        if (m.Value.ValueKind != JsonValueKind.String) throw Invalid(path, $"metadata '{m.Name}' is not a string");
-                        metadata[m.Name] = m.Value.GetString()!;
-                    }
-                    continue;
-                }
-                entries.Add(ParseEntry(path, property, dataLength));
+                return ParseHeader(path, doc, dataStart, dataLength);
             }
-            var ordered = entries.OrderBy(e => e.Begin).ThenBy(e => e.End).ToList();
-            for (int i = 1; i < ordered.Count; i++)
+            catch (InvalidOperationException ex)
             {
-                if (ordered[i].Begin < ordered[i - 1].End)
-                    throw Invalid(path, $"the bytes of tensors '{ordered[i - 1].Name}' and '{ordered[i].Name}' overlap");
+                // System.Text.Json cannot turn a name with an escaped lone surrogate (e.g. "\ud800") into a string.
+                throw Invalid(path, $"a tensor name or metadata string in the header is not valid Unicode text ({ex.Message})");
             }
-            return new SafeTensorsHeader(path, dataStart, entries, metadata);
         }
+    }
+
+    private static SafeTensorsHeader ParseHeader(string path, JsonDocument doc, long dataStart, long dataLength)
+    {
+        if (doc.RootElement.ValueKind != JsonValueKind.Object) throw Invalid(path, "the header is not a JSON object");
+        var entries = new List<SafeTensorsEntry>();
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (JsonProperty property in doc.RootElement.EnumerateObject())
+        {
+            if (!seen.Add(property.Name)) throw Invalid(path, $"the name '{property.Name}' appears twice");
+            if (property.Name == "__metadata__")
+            {
+                if (property.Value.ValueKind != JsonValueKind.Object) throw Invalid(path, "__metadata__ is not an object");
+                foreach (JsonProperty m in property.Value.EnumerateObject())
+                {
+                    if (m.Value.ValueKind != JsonValueKind.String) throw Invalid(path, $"metadata '{m.Name}' is not a string");
+                    metadata[m.Name] = m.Value.GetString()!;
+                }
+                continue;
+            }
+            entries.Add(ParseEntry(path, property, dataLength));
+        }
+        var ordered = entries.OrderBy(e => e.Begin).ThenBy(e => e.End).ToList();
+        for (int i = 1; i < ordered.Count; i++)
+        {
+            if (ordered[i].Begin < ordered[i - 1].End)
+                throw Invalid(path, $"the bytes of tensors '{ordered[i - 1].Name}' and '{ordered[i].Name}' overlap");
+        }
+        return new SafeTensorsHeader(path, dataStart, entries, metadata);
+    }
+
+    /// <summary>The offset of the first byte that does not belong to a valid UTF-8 sequence, or null when all are valid.</summary>
+    private static int? InvalidUtf8Offset(ReadOnlySpan<byte> bytes)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(bytes)) return null;
+        int offset = 0;
+        while (offset < bytes.Length)
+        {
+            System.Buffers.OperationStatus status = System.Text.Rune.DecodeFromUtf8(bytes[offset..], out _, out int consumed);
+            if (status != System.Buffers.OperationStatus.Done) return offset;
+            offset += consumed;
+        }
+        return null;
     }
 
     private static SafeTensorsEntry ParseEntry(string path, JsonProperty property, long dataLength)

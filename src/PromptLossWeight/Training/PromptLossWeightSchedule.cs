@@ -82,8 +82,16 @@ public abstract record RampPromptLossWeight : IPromptLossWeightSchedule
     public long Steps { get; }
 
     /// <inheritdoc />
-    public double ValueAt(long step, long totalSteps, IReadOnlyList<MetricRecord> history) =>
-        Start + (End - Start) * Progress(Math.Clamp((double)step / Steps, 0, 1));
+    /// <remarks>
+    /// Interpolated as <c>Start·(1 − p) + End·p</c>, which gives exactly <see cref="Start"/> at p = 0 and exactly
+    /// <see cref="End"/> at p = 1 (the form <c>Start + (End − Start)·p</c> ends at 0.09999999999999998 for 1 → 0.1).
+    /// </remarks>
+    public double ValueAt(long step, long totalSteps, IReadOnlyList<MetricRecord> history)
+    {
+        if (step >= Steps) return End;
+        double p = Progress(Math.Clamp((double)step / Steps, 0, 1));
+        return Start * (1 - p) + End * p;
+    }
 
     /// <summary>How far along the ramp the PLW is (0 to 1) at the fraction <paramref name="t"/> of its steps.</summary>
     protected abstract double Progress(double t);

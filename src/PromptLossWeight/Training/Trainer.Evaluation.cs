@@ -58,7 +58,7 @@ public partial class Trainer
         _state.TrainLossCount = 0;
         MetricHistory.Write(Options.OutputDirectory, _history);
         Logger.LogInformation("eval step {Step}: {Metrics}", _state.Step,
-            string.Join(", ", metrics.Select(kv => $"{kv.Key}={kv.Value:G5}")));
+            string.Join(", ", metrics.Select(kv => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{kv.Key}={kv.Value:G5}"))));
         if (EvalData.Count > 0) UpdateBest(metrics);
         UpdateContext(context, context.StepLoss, context.StepSkipped);
         foreach (TrainerCallback c in Callbacks) c.OnEvaluate(context, record);

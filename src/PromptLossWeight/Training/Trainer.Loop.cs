@@ -17,12 +17,19 @@ public partial class Trainer
     /// metric history and the best checkpoint. Before the first step it checks that the output directory can be
     /// written and, when resuming, that the checkpoint is complete and matches the model.
     /// </summary>
+    /// <remarks>
+    /// While it runs, <c>Train</c> holds <c>run.lock</c> in the output folder, and it records the run's id in <c>run.json</c>
+    /// and in every checkpoint's manifest (kept when resuming), so that <c>SaveTotalLimit</c> and <c>ResumeFrom = "latest"</c>
+    /// only consider this run's checkpoints.
+    /// </remarks>
     /// <exception cref="NonFiniteTrainingException">Non-finite losses or gradients, as the <c>NonFinitePolicy</c> decides.</exception>
+    /// <exception cref="OutputDirectoryInUseException">Another live run (in this process or another) holds the output folder.</exception>
     public TrainResult Train()
     {
         if (_started) throw new InvalidOperationException("Train() can be called once per Trainer; create a new Trainer (with ResumeFrom) to continue.");
         _started = true;
-        PrepareOutputDirectory();
+        using RunLock runLock = PrepareOutputDirectory(); // held until Train returns or throws
+        if (Options.Threads is int threads) set_num_threads(threads);
         StepPlan steps = EnsurePlanned();
         // The model may have been moved or converted since the constructor (which replaces its parameters):
         // list them again so that the optimizer, clipping and checkpoints see the live tensors.
@@ -37,6 +44,7 @@ public partial class Trainer
         {
             random.manual_seed(Options.Seed);
             _state = new TrainerState { Seed = Options.Seed };
+            StartNewRun();
         }
 
         var context = new TrainerContext { TotalSteps = TotalSteps, History = _history };
@@ -76,8 +84,8 @@ public partial class Trainer
             UpdateContext(context, loss, skipped);
             foreach (TrainerCallback c in Callbacks) c.OnStepEnd(context);
             if (_state.Step % Options.LoggingSteps == 0)
-                Logger.LogInformation("step {Step}/{Total} epoch {Epoch:F2} loss {Loss:F5} plw {Plw} lr {Lr:E3}",
-                    _state.Step, TotalSteps, Epoch, loss, roleWeights.User, lr);
+                Logger.LogInformation("step {Step}/{Total} epoch {Epoch} loss {Loss} plw {Plw} lr {Lr}",
+                    _state.Step, TotalSteps, Format(Epoch, "F2"), Format(loss, "F5"), Format(roleWeights.User, "G4"), Format(lr, "E3"));
 
             evaluatedAtThisStep = false;
             if (_state.Step % steps.EvalEvery == 0 || _state.Step == TotalSteps)
@@ -98,9 +106,12 @@ public partial class Trainer
         foreach (TrainerCallback c in Callbacks) c.OnTrainEnd(context);
         string? best = _state.BestStep is long bestStep ? Path.Combine(Options.OutputDirectory, TrainerCheckpoints.FolderName(bestStep)) : null;
         if (best is not null && !Directory.Exists(best)) best = null;
-        string? last = _lastCheckpoint ?? TrainerCheckpoints.Candidates(Options.OutputDirectory).Select(c => c.Path).LastOrDefault();
+        string? last = _lastCheckpoint ?? OwnCheckpoints().Select(c => c.Path).LastOrDefault();
         return new TrainResult(_history.ToList(), best, _state.BestMetric, _state.Step, _state.SkippedSteps, stopReason, last);
     }
+
+    /// <summary>A number for a log line, culture-independent and rounded for reading (PLW 0.6579999999999999 shows as 0.658).</summary>
+    private static string Format(double value, string format) => value.ToString(format, System.Globalization.CultureInfo.InvariantCulture);
 
     private double Epoch => EnsurePlanned().StepsPerEpoch is long perEpoch and > 0 ? (double)_state.Step / perEpoch : 0;
 

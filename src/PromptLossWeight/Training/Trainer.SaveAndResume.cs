@@ -8,7 +8,11 @@ namespace PromptLossWeight.Training;
 
 public partial class Trainer
 {
-    private void PrepareOutputDirectory()
+    /// <summary>
+    /// Checks that the output folder can be written, takes its run lock (refusing a second live run), and only then
+    /// removes temporary folders left by an interrupted save (with the lock held they cannot be another run's).
+    /// </summary>
+    private RunLock PrepareOutputDirectory()
     {
         string dir = Options.OutputDirectory;
         try
@@ -22,11 +26,21 @@ public partial class Trainer
         {
             throw new IOException($"The output directory '{dir}' cannot be written ({ex.Message}); no training was done.", ex);
         }
-        foreach (string stale in Directory.EnumerateDirectories(dir, "." + TrainerCheckpoints.Prefix + "*.tmp-*"))
+        RunLock held = RunLock.Acquire(dir, Logger);
+        try
         {
-            Logger.LogWarning("Removing the incomplete checkpoint folder {Folder} left by an interrupted save.", stale);
-            Directory.Delete(stale, recursive: true);
+            foreach (string stale in Directory.EnumerateDirectories(dir, "." + TrainerCheckpoints.Prefix + "*.tmp-*"))
+            {
+                Logger.LogWarning("Removing the incomplete checkpoint folder {Folder} left by an interrupted save.", stale);
+                Directory.Delete(stale, recursive: true);
+            }
         }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+        return held;
     }
 
     private string? ResolveResume()
@@ -35,9 +49,16 @@ public partial class Trainer
         if (resume is null) return null;
         if (resume == TrainerOptions.Latest)
         {
-            string? latest = TrainerCheckpoints.Latest(Options.OutputDirectory, Logger);
-            if (latest is null) Logger.LogInformation("No complete checkpoint in {Dir}; starting from scratch.", Options.OutputDirectory);
-            return latest;
+            // Only the run that last used the folder is resumed (null: a folder from before run ids, any checkpoint).
+            string? runId = TrainerCheckpoints.CurrentRunId(Options.OutputDirectory);
+            var (latest, rejected, otherRuns) = TrainerCheckpoints.LatestOfRun(Options.OutputDirectory, runId, Logger);
+            if (latest is not null) return latest;
+            if (rejected > 0 || otherRuns > 0)
+                Logger.LogWarning("No usable checkpoint of the last run in {Dir} ({Rejected} rejected, {Other} of other runs left alone); starting from scratch.",
+                    Options.OutputDirectory, rejected, otherRuns);
+            else
+                Logger.LogInformation("No checkpoint in {Dir}; starting from scratch.", Options.OutputDirectory);
+            return null;
         }
         string path = Path.IsPathRooted(resume) ? resume : Path.Combine(Options.OutputDirectory, resume);
         if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"The checkpoint to resume from, '{path}', does not exist.");
@@ -78,7 +99,10 @@ public partial class Trainer
             var rng = SafeTensors.Load(Path.Combine(folder, TrainerCheckpoints.RngFileName));
             if (rng.TryGetValue("cpu_rng_state", out Tensor? rngState)) random.set_rng_state(rngState);
         }
+        if (string.IsNullOrEmpty(state.RunId))
+            state.RunId = TrainerCheckpoints.RunIdOf(folder) ?? NewRunId(); // a checkpoint from before run ids: it starts one
         _state = state;
+        TrainerCheckpoints.WriteCurrentRun(Options.OutputDirectory, state.RunId);
         _history.Clear();
         _history.AddRange(MetricHistory.FromJsonLines(state.History, statePath));
         Logger.LogInformation("Resumed from {Folder} at step {Step}.", folder, state.Step);
@@ -88,7 +112,10 @@ public partial class Trainer
     {
         EnsureFiniteState();
         _state.History = MetricHistory.ToJsonLines(_history);
-        string path = TrainerCheckpoints.WriteAtomically(Options.OutputDirectory, _state.Step, temp =>
+        string final = Path.Combine(Options.OutputDirectory, TrainerCheckpoints.FolderName(_state.Step));
+        if (Directory.Exists(final) && TrainerCheckpoints.RunIdOf(final) is var owner && owner != _state.RunId)
+            Logger.LogWarning("Replacing {Folder}, which an earlier run ({RunId}) wrote, with this run's checkpoint of the same step.", final, owner ?? "without a run id");
+        string path = TrainerCheckpoints.WriteAtomically(Options.OutputDirectory, _state.Step, _state.RunId, temp =>
         {
             using var scope = NewDisposeScope();
             var parameters = _trainable.ToDictionary(p => p.Name, p => (Tensor)p.Parameter, StringComparer.Ordinal);
@@ -105,6 +132,23 @@ public partial class Trainer
         return path;
     }
 
+    /// <summary>This run's checkpoint folders (by the run id in their manifests), oldest first.</summary>
+    private List<(long Step, string Path)> OwnCheckpoints() =>
+        TrainerCheckpoints.Candidates(Options.OutputDirectory).Where(c => TrainerCheckpoints.RunIdOf(c.Path) == _state.RunId).ToList();
+
+    /// <summary>Starts a new run in the output folder: a fresh id, recorded in <c>run.json</c>; earlier runs' checkpoints are named and left alone.</summary>
+    private void StartNewRun()
+    {
+        _state.RunId = NewRunId();
+        var earlier = TrainerCheckpoints.Candidates(Options.OutputDirectory);
+        if (earlier.Count > 0)
+            Logger.LogInformation("{Dir} holds {Count} checkpoints of earlier runs ({First}…{Last}); this new run {RunId} leaves them alone and never resumes from them.",
+                Options.OutputDirectory, earlier.Count, Path.GetFileName(earlier[0].Path), Path.GetFileName(earlier[^1].Path), _state.RunId);
+        TrainerCheckpoints.WriteCurrentRun(Options.OutputDirectory, _state.RunId);
+    }
+
+    private static string NewRunId() => Guid.NewGuid().ToString("N");
+
     /// <summary>Refuses to write a checkpoint whose parameters or optimizer moments are not finite.</summary>
     private void EnsureFiniteState()
     {
@@ -115,13 +159,14 @@ public partial class Trainer
     }
 
     /// <summary>
-    /// Deletes checkpoints beyond the last <c>SaveTotalLimit</c> (by step), never the best one. Works from folder
-    /// names only (no hashing), so it stays cheap for large checkpoints.
+    /// Deletes this run's checkpoints beyond its last <c>SaveTotalLimit</c> (by step), never the best one; checkpoints
+    /// of other runs in the folder are never touched. Reads only folder names and manifests (no hashing), so it stays
+    /// cheap for large checkpoints.
     /// </summary>
     private void ApplyRetention()
     {
         if (Options.SaveTotalLimit is not int keep) return;
-        var all = TrainerCheckpoints.Candidates(Options.OutputDirectory);
+        var all = OwnCheckpoints();
         var kept = all.Skip(Math.Max(0, all.Count - keep)).Select(c => c.Step).ToHashSet();
         if (_state.BestStep is long best) kept.Add(best);
         foreach (var (_, path) in all.Where(c => !kept.Contains(c.Step)))

@@ -50,7 +50,7 @@ public partial class Trainer : IDisposable
     /// <param name="options">The run configuration (validated here).</param>
     /// <param name="trainData">Training examples (at least one).</param>
     /// <param name="evalData">Evaluation examples; null or empty: no evaluation (checkpoints are still saved).</param>
-    /// <param name="logger">Where progress goes; null: nowhere.</param>
+    /// <param name="logger">Where progress goes; null: the console, unless <see cref="TrainerOptions.ConsoleProgress"/> is false.</param>
     public Trainer(ICausalLanguageModel model, TrainerOptions options, IReadOnlyList<MaskedExample> trainData,
         IReadOnlyList<MaskedExample>? evalData = null, ILogger? logger = null)
     {
@@ -59,7 +59,7 @@ public partial class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(trainData);
         Options = options.Validate();
         Model = model;
-        Logger = logger ?? NullLogger.Instance;
+        Logger = logger ?? (Options.ConsoleProgress ? ConsoleProgressLogger.ForConsole() : NullLogger.Instance);
         TrainData = trainData;
         EvalData = evalData ?? [];
         ValidateExamples(TrainData, "training");

@@ -17,6 +17,9 @@ namespace PromptLossWeight.Training;
 /// and <c>manifest.json</c> (SHA-256 of every file, written last). A folder is written under a temporary name and
 /// renamed when complete, so a crash never leaves a half-written <c>checkpoint-*</c>; a folder whose manifest is
 /// missing or whose hashes do not match is ignored with a warning. Only safetensors and JSON are ever read.
+/// <para>Every manifest carries the id of the run that wrote it (<c>run_id</c>), and <c>run.json</c> in the output folder
+/// names the run that last started or resumed there, so that retention and "resume the latest" never mix the
+/// checkpoints of two runs that shared a folder.</para>
 /// </summary>
 public static class TrainerCheckpoints
 {
@@ -33,6 +36,9 @@ public static class TrainerCheckpoints
     internal const string RngFileName = "rng.safetensors";
     internal const string StateFileName = "trainer_state.json";
     internal const string Format = "PromptLossWeight.Checkpoint/1";
+
+    /// <summary>The file in the output folder naming the run that last started or resumed there.</summary>
+    public const string RunFileName = "run.json";
 
     /// <summary>The folder name of the checkpoint at <paramref name="step"/>.</summary>
     public static string FolderName(long step) => Prefix + step.ToString(CultureInfo.InvariantCulture);
@@ -57,15 +63,69 @@ public static class TrainerCheckpoints
     /// The newest complete checkpoint in <paramref name="outputDirectory"/>, or null. Folders are verified newest
     /// first, so only the ones newer than the answer are hashed; each rejected one is logged as a warning.
     /// </summary>
-    public static string? Latest(string outputDirectory, ILogger? logger = null)
+    /// <param name="outputDirectory">The output folder.</param>
+    /// <param name="logger">Receives a warning for each rejected folder.</param>
+    /// <param name="runId">Only checkpoints of this run (see <see cref="RunIdOf"/>); null: any run.</param>
+    public static string? Latest(string outputDirectory, ILogger? logger = null, string? runId = null) =>
+        LatestOfRun(outputDirectory, runId, logger).Path;
+
+    /// <summary>The newest complete checkpoint of <paramref name="runId"/> (null: any run), and how many folders were rejected or belong to other runs.</summary>
+    internal static (string? Path, int Rejected, int OtherRuns) LatestOfRun(string outputDirectory, string? runId, ILogger? logger)
     {
+        int rejected = 0, others = 0;
         foreach (var (_, dir) in Candidates(outputDirectory).Reverse())
         {
+            if (runId is not null && RunIdOf(dir) is var owner && owner != runId)
+            {
+                if (owner is not null || File.Exists(Path.Combine(dir, ManifestFileName))) { others++; continue; }
+            }
             string? problem = Verify(dir);
-            if (problem is null) return dir;
+            if (problem is null) return (dir, rejected, others);
+            rejected++;
             logger?.LogWarning("Ignoring checkpoint {Checkpoint}: {Problem}", dir, problem);
         }
-        return null;
+        return (null, rejected, others);
+    }
+
+    /// <summary>
+    /// The id of the run that wrote <paramref name="checkpointFolder"/>, from its manifest; null when the manifest is
+    /// missing, unreadable or older than run ids.
+    /// </summary>
+    public static string? RunIdOf(string checkpointFolder)
+    {
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(Path.Combine(checkpointFolder, ManifestFileName)))?["run_id"]?.GetValue<string>();
+        }
+        catch (Exception ex) when (ex is IOException or JsonException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The id of the run that last started or resumed in <paramref name="outputDirectory"/> (<c>run.json</c>), or null.</summary>
+    public static string? CurrentRunId(string outputDirectory)
+    {
+        string path = Path.Combine(outputDirectory, RunFileName);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path))?["run_id"]?.GetValue<string>();
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"{path}: not a valid run file ({ex.Message}); delete it to start a new run in this folder.", ex);
+        }
+    }
+
+    /// <summary>Records <paramref name="runId"/> as the folder's current run (written atomically).</summary>
+    internal static void WriteCurrentRun(string outputDirectory, string runId)
+    {
+        string path = Path.Combine(outputDirectory, RunFileName);
+        string temp = path + ".tmp-" + Guid.NewGuid().ToString("N");
+        var run = new JsonObject { ["run_id"] = runId, ["updated"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture) };
+        File.WriteAllText(temp, run.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        File.Move(temp, path, overwrite: true);
     }
 
     /// <summary>Every <c>checkpoint-{step}</c> folder, oldest first, without verifying it.</summary>
@@ -157,7 +217,7 @@ public static class TrainerCheckpoints
     }
 
     /// <summary>Writes the files into a temporary folder, adds the manifest, then renames it to its final name.</summary>
-    internal static string WriteAtomically(string outputDirectory, long step, Action<string> writeFiles)
+    internal static string WriteAtomically(string outputDirectory, long step, string runId, Action<string> writeFiles)
     {
         string final = Path.Combine(outputDirectory, FolderName(step));
         string temp = Path.Combine(outputDirectory, "." + FolderName(step) + ".tmp-" + Guid.NewGuid().ToString("N"));
@@ -168,7 +228,7 @@ public static class TrainerCheckpoints
             var files = new JsonObject();
             foreach (string file in Directory.EnumerateFiles(temp).Order(StringComparer.Ordinal))
                 files[Path.GetFileName(file)] = Sha256(file);
-            var manifest = new JsonObject { ["format"] = Format, ["step"] = step, ["files"] = files };
+            var manifest = new JsonObject { ["format"] = Format, ["step"] = step, ["run_id"] = runId, ["files"] = files };
             File.WriteAllText(Path.Combine(temp, ManifestFileName), manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
             Directory.Move(temp, final);

@@ -123,11 +123,27 @@ public sealed record TrainerOptions
     public int MaxConsecutiveNonFiniteSteps { get; init; } = 5;
 
     /// <summary>
-    /// Resume from a checkpoint: null starts fresh; <c>"latest"</c> takes the newest complete checkpoint in
-    /// <see cref="OutputDirectory"/> (or starts fresh when there is none); anything else is a checkpoint folder
-    /// (absolute, or relative to <see cref="OutputDirectory"/>).
+    /// Resume from a checkpoint: null starts a fresh run; <c>"latest"</c> takes the newest complete checkpoint of the
+    /// run that last used <see cref="OutputDirectory"/> (its id is in <c>run.json</c> and in every checkpoint's manifest,
+    /// so an older run's checkpoints in the same folder are never picked), or starts fresh — with a warning when
+    /// checkpoints were rejected — when there is none; anything else is a checkpoint folder (absolute, or relative to
+    /// <see cref="OutputDirectory"/>), whose run the training then continues.
     /// </summary>
     public string? ResumeFrom { get; init; }
+
+    /// <summary>
+    /// CPU threads TorchSharp uses for this process (<c>torch.set_num_threads</c>), set when <c>Train</c> starts; null
+    /// keeps TorchSharp's choice (one per core). The setting is process-wide. Small models, or several runs in parallel,
+    /// are often much faster with 1–2 threads: on a loaded 2-core machine 2 threads ran 5–15× slower than 1.
+    /// </summary>
+    public int? Threads { get; init; }
+
+    /// <summary>
+    /// When the Trainer is given no logger: true (the default) prints progress to the console — the start, one line per
+    /// <see cref="LoggingSteps"/> steps, each evaluation, checkpoints and the end on standard output, warnings on standard
+    /// error; false prints nothing. Ignored when a logger is given (it receives the same lines).
+    /// </summary>
+    public bool ConsoleProgress { get; init; } = true;
 
     /// <summary>The value of <see cref="ResumeFrom"/> that means "the newest complete checkpoint".</summary>
     public const string Latest = "latest";
@@ -176,6 +192,7 @@ public sealed record TrainerOptions
         if (!double.IsFinite(EarlyStoppingThreshold) || EarlyStoppingThreshold < 0)
             throw Invalid(nameof(EarlyStoppingThreshold), $"must be a finite number >= 0, got {EarlyStoppingThreshold}");
         if (SaveTotalLimit is <= 0) throw Invalid(nameof(SaveTotalLimit), $"must be > 0 when set, got {SaveTotalLimit}");
+        if (Threads is <= 0) throw Invalid(nameof(Threads), $"must be > 0 when set, got {Threads}");
         if (AnswerTokenIds is null) throw Invalid(nameof(AnswerTokenIds), "must not be null (use an empty list)");
         if (AnswerTokenIds.Any(id => id < 0)) throw Invalid(nameof(AnswerTokenIds), $"must be token ids >= 0, got [{string.Join(", ", AnswerTokenIds)}]");
         if (AnswerTokenIds.Distinct().Count() != AnswerTokenIds.Count) throw Invalid(nameof(AnswerTokenIds), $"contains duplicates: [{string.Join(", ", AnswerTokenIds)}]");

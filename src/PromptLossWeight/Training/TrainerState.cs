@@ -10,6 +10,12 @@ internal sealed class TrainerState
 {
     public int FormatVersion { get; set; } = 1;
 
+    /// <summary>
+    /// The run this state belongs to: a new id at a fresh start, kept on resume. Written into every checkpoint's manifest,
+    /// so that retention and <c>ResumeFrom = "latest"</c> only consider the checkpoints of this run.
+    /// </summary>
+    public string RunId { get; set; } = "";
+
     /// <summary>Optimizer steps completed.</summary>
     public long Step { get; set; }
 

@@ -107,6 +107,74 @@ public class LoraAdapterTests
     }
 
     [Fact]
+    public void An_adapter_tensor_of_an_integer_dtype_is_rejected_naming_the_file_the_tensor_and_the_dtype()
+    {
+        string dir = SavedAdapter(tensors => tensors["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"] = ones(4, 32, dtype: ScalarType.Int8));
+        using var fresh = Tiny.Model();
+
+        Action load = () => LoraAdapter.Load(fresh, dir);
+
+        load.Should().Throw<CheckpointMismatchException>()
+            .WithMessage($"{Path.Combine(dir, LoraAdapter.WeightsFileName)} does not match the model*base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight: dtype I8 in adapter_model.safetensors is not floating point*");
+    }
+
+    [Fact]
+    public void An_adapter_matrix_holding_infinity_is_rejected_naming_the_file_and_the_tensor_unless_the_check_is_off()
+    {
+        const string name = "base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight";
+        string dir = SavedAdapter(tensors => tensors[name][2, 1] = float.NegativeInfinity);
+        string file = Path.Combine(dir, LoraAdapter.WeightsFileName);
+
+        using (var fresh = Tiny.Model())
+        {
+            Action load = () => LoraAdapter.Load(fresh, dir);
+            load.Should().Throw<NonFiniteWeightsException>().Where(e => e.File == file && e.TensorName == name && e.NonFiniteCount == 1)
+                .WithMessage($"{file}: tensor '{name}' (F32 [32, 4]) holds 1 NaN or infinite values of 128*");
+        }
+        using (var fresh = Tiny.Model())
+        {
+            var adapter = LoraAdapter.Load(fresh, dir, requireFiniteWeights: false);
+            float.IsNegativeInfinity(adapter.Layers["model.layers.1.self_attn.q_proj"].LoraB[2, 1].item<float>()).Should().BeTrue();
+        }
+    }
+
+    [Fact]
+    public void A_loaded_adapter_leaves_the_model_in_evaluation_mode_so_its_dropout_does_not_change_the_logits()
+    {
+        using var model = Tiny.Model();
+        var adapter = LoraAdapter.Inject(model, AllTargets with { Dropout = 0.5 });
+        RandomizeB(adapter);
+        string dir = Tiny.TempDir();
+        adapter.Save(dir);
+        using var fresh = Tiny.Model();
+        fresh.train();
+
+        LoraAdapter.Load(fresh, dir);
+
+        fresh.modules().Should().OnlyContain(m => !m.training);
+        using var ids = Tiny.RandomIds(2, 6, seed: 25);
+        using var first = fresh.Logits(ids);
+        using var second = fresh.Logits(ids);
+        Tiny.MaxAbsDiff(first, second).Should().Be(0);
+    }
+
+    /// <summary>Saves a q_proj adapter with random B, then rewrites its tensors with <paramref name="edit"/>.</summary>
+    private static string SavedAdapter(Action<Dictionary<string, Tensor>> edit)
+    {
+        using var model = Tiny.Model();
+        var adapter = LoraAdapter.Inject(model, AllTargets with { TargetModules = ["q_proj"] });
+        RandomizeB(adapter);
+        string dir = Tiny.TempDir();
+        adapter.Save(dir);
+        string file = Path.Combine(dir, LoraAdapter.WeightsFileName);
+        var tensors = SafeTensors.Load(file);
+        edit(tensors);
+        SafeTensors.Save(file, tensors);
+        foreach (Tensor t in tensors.Values) t.Dispose();
+        return dir;
+    }
+
+    [Fact]
     public void An_adapter_config_with_an_unsupported_option_is_rejected_naming_the_field()
     {
         using var model = Tiny.Model();

@@ -79,6 +79,20 @@ public sealed class GenerationRatioTests
         h.Counts.Should().Equal(2, 3);
     }
 
+    [Theory]
+    [InlineData(0.25, false, 0.2375, 0.2625)]
+    [InlineData(0.0, false, -0.05, 0.05)]
+    [InlineData(0.25, true, 0.2228, 0.2805)]
+    public void When_every_value_is_the_same_the_histogram_is_one_readable_bin_around_it(double value, bool logScale, double left, double right)
+    {
+        var h = RatioHistogram.Build([value, value, value, value], bins: 50, logScale: logScale && value > 0);
+
+        h.Counts.Should().Equal(4);
+        h.Edges.Should().HaveCount(2);
+        h.Edges[0].Should().BeApproximately(left, 1e-4);
+        h.Edges[1].Should().BeApproximately(right, 1e-4);
+    }
+
     [Fact]
     public void Log_histogram_edges_are_even_in_log10_and_drop_zeros()
     {

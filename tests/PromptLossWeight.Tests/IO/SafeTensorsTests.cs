@@ -84,4 +84,30 @@ public sealed class SafeTensorsTests : IDisposable
         var act = () => SafeTensors.ReadHeader(path);
         act.Should().Throw<InvalidDataException>().WithMessage("*truncated*");
     }
+
+    [Fact]
+    public void A_tensor_name_that_is_not_valid_UTF8_is_rejected_naming_the_file_and_the_byte()
+    {
+        string path = Path.Combine(_dir, "latin1.safetensors");
+        byte[] before = System.Text.Encoding.UTF8.GetBytes("{\"w");
+        byte[] after = System.Text.Encoding.UTF8.GetBytes("\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}");
+        byte[] json = [.. before, 0xE9, .. after]; // "wé" written as Latin-1, not UTF-8
+        File.WriteAllBytes(path, [.. BitConverter.GetBytes((ulong)json.Length), .. json, 0]);
+
+        var act = () => SafeTensors.ReadHeader(path);
+
+        act.Should().Throw<InvalidDataException>().WithMessage($"{path}: *not valid UTF-8*byte {8 + before.Length} *");
+    }
+
+    [Fact]
+    public void A_tensor_name_with_an_escaped_lone_surrogate_is_rejected_naming_the_file()
+    {
+        string path = Path.Combine(_dir, "surrogate.safetensors");
+        byte[] json = System.Text.Encoding.UTF8.GetBytes("{\"w\\ud800\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}");
+        File.WriteAllBytes(path, [.. BitConverter.GetBytes((ulong)json.Length), .. json, 0]);
+
+        var act = () => SafeTensors.ReadHeader(path);
+
+        act.Should().Throw<InvalidDataException>().WithMessage($"{path}: *not valid Unicode*");
+    }
 }

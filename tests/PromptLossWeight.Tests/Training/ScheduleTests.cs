@@ -21,6 +21,20 @@ public class ScheduleTests
     public void A_cosine_plw_schedule_follows_half_a_cosine_then_holds(long step, double expected) =>
         PromptLossWeightSchedule.Cosine(1.0, 0.1, 10).ValueAt(step, 100, []).Should().BeApproximately(expected, 1e-12);
 
+    [Theory]
+    [InlineData(1.0, 0.1)]
+    [InlineData(0.7, 0.3)]
+    [InlineData(0.0, 0.9)]
+    public void Ramps_start_and_end_exactly_at_their_weights_not_a_rounding_away(double start, double end)
+    {
+        foreach (IPromptLossWeightSchedule ramp in new[] { PromptLossWeightSchedule.Linear(start, end, 7), PromptLossWeightSchedule.Cosine(start, end, 7) })
+        {
+            ramp.ValueAt(0, 7, []).Should().Be(start);
+            ramp.ValueAt(7, 7, []).Should().Be(end);
+            ramp.ValueAt(8, 7, []).Should().Be(end);
+        }
+    }
+
     [Fact]
     public void A_cosine_plw_schedule_starts_slowly()
     {
