@@ -68,7 +68,15 @@ public static class TokenizerLoader
     private static ChatTokenizer LoadFile(string path, TokenizerConfig? config, List<string> notes)
     {
         if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-            return ChatTokenizer.LoadTokenizerJson(path, config?.BosToken, config?.EosToken);
+        {
+            var tokenizer = ChatTokenizer.LoadTokenizerJson(path, config?.BosToken, config?.EosToken);
+            foreach (var (name, token) in new[] { ("bos_token", config?.BosToken), ("eos_token", config?.EosToken) })
+            {
+                if (token is null)
+                    notes.Add($"{path}: no {name} in tokenizer_config.json; the tokenizer has none.");
+            }
+            return tokenizer;
+        }
         byte[] bytes = File.ReadAllBytes(path);
         return LooksLikeTiktoken(bytes)
             ? LoadTiktokenModel(bytes, path, config, notes)
