@@ -6,6 +6,7 @@ import json
 import sys
 
 import jinja2
+import jinja2.ext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using PromptLossWeight.Masking;
 
 namespace PromptLossWeight.Llama.Tests.Support;
 
@@ -49,6 +50,60 @@ internal static class ReferenceTools
     {
         RequirePython("sentencepiece");
         return WithFiles(corpus, (input, output) => Run(SystemPython, [Script("sp-encode.py"), "encode", modelPath, input, output]));
+    }
+
+    /// <summary>
+    /// Jinja2's renderings (Hugging Face's settings) of a template for each conversation; an entry is null where the
+    /// template raised an exception.
+    /// </summary>
+    public static List<string?> JinjaRender(string template, IReadOnlyDictionary<string, object?> context, IReadOnlyList<(IReadOnlyList<ChatTurn> Messages, bool AddGenerationPrompt)> cases)
+    {
+        RequirePython("jinja2");
+        var spec = new Dictionary<string, object?>
+        {
+            ["template"] = template,
+            ["context"] = context,
+            ["cases"] = cases.Select(c => new Dictionary<string, object?>
+            {
+                ["messages"] = c.Messages.Select(m => new Dictionary<string, string> { ["role"] = m.Role.ToString().ToLowerInvariant(), ["content"] = m.Content }).ToList(),
+                ["add_generation_prompt"] = c.AddGenerationPrompt,
+            }).ToList(),
+        };
+        string input = Path.GetTempFileName(), output = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(input, JsonSerializer.Serialize(spec));
+            Run(SystemPython, [Script("jinja-render.py"), input, output]);
+            using var document = JsonDocument.Parse(File.ReadAllText(output));
+            return document.RootElement.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String ? e.GetString() : null).ToList();
+        }
+        finally
+        {
+            File.Delete(input);
+            File.Delete(output);
+        }
+    }
+
+    /// <summary>The chat_template string of a fetched tokenizer_config.json.</summary>
+    public static string ChatTemplateOf(string folder)
+    {
+        using var document = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(folder, "tokenizer_config.json")));
+        return document.RootElement.GetProperty("chat_template").GetString()!;
+    }
+
+    /// <summary>The string *_token fields of a fetched tokenizer_config.json (the template variables Hugging Face passes).</summary>
+    public static Dictionary<string, object?> TokenFieldsOf(string folder)
+    {
+        using var document = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(folder, "tokenizer_config.json")));
+        var fields = new Dictionary<string, object?>();
+        foreach (var property in document.RootElement.EnumerateObject().Where(p => p.Name.EndsWith("_token", StringComparison.Ordinal)))
+        {
+            if (property.Value.ValueKind == JsonValueKind.String)
+                fields[property.Name] = property.Value.GetString();
+            else if (property.Value.ValueKind == JsonValueKind.Object && property.Value.TryGetProperty("content", out var content))
+                fields[property.Name] = content.GetString();
+        }
+        return fields;
     }
 
     private static List<int[]> WithFiles(IReadOnlyList<string> corpus, Action<string, string> run)

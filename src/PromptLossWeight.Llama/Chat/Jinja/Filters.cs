@@ -71,7 +71,7 @@ internal static class Filters
                     _ => Arg(0, "default", 0.0),
                 };
             case "abs":
-                return value is long an ? Math.Abs(an) : Math.Abs(Values.ToDouble(value));
+                return value is long an ? (object)Math.Abs(an) : Math.Abs(Values.ToDouble(value));
             case "safe":
                 return value;
             case "map":

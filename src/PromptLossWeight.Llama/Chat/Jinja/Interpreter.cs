@@ -192,7 +192,7 @@ internal sealed class Interpreter
                 return unary.Operator switch
                 {
                     "not" => !Values.Truthy(operand),
-                    "-" => operand is long n ? -n : -Values.ToDouble(operand),
+                    "-" => operand is long n ? (object)(-n) : -Values.ToDouble(operand),
                     _ => operand,
                 };
             }
@@ -256,13 +256,13 @@ internal sealed class Interpreter
         double p = Values.ToDouble(a), q = Values.ToDouble(b);
         return binary.Operator switch
         {
-            "+" => integers ? (long)p + (long)q : p + q,
-            "-" => integers ? (long)p - (long)q : p - q,
-            "*" => integers ? (long)p * (long)q : p * q,
+            "+" => integers ? (object)((long)p + (long)q) : p + q,
+            "-" => integers ? (object)((long)p - (long)q) : p - q,
+            "*" => integers ? (object)((long)p * (long)q) : p * q,
             "/" => q == 0 ? throw new JinjaException("division by zero.", line) : p / q,
-            "//" => q == 0 ? throw new JinjaException("division by zero.", line) : integers ? (long)Math.Floor(p / q) : Math.Floor(p / q),
-            "%" => q == 0 ? throw new JinjaException("modulo by zero.", line) : integers ? (long)(p - q * Math.Floor(p / q)) : p - q * Math.Floor(p / q),
-            "**" => integers && q >= 0 ? (long)Math.Pow(p, q) : Math.Pow(p, q),
+            "//" => q == 0 ? throw new JinjaException("division by zero.", line) : integers ? (object)(long)Math.Floor(p / q) : Math.Floor(p / q),
+            "%" => q == 0 ? throw new JinjaException("modulo by zero.", line) : integers ? (object)(long)(p - q * Math.Floor(p / q)) : p - q * Math.Floor(p / q),
+            "**" => integers && q >= 0 ? (object)(long)Math.Pow(p, q) : Math.Pow(p, q),
             _ => throw new JinjaException($"the operator '{binary.Operator}' is not supported.", line),
         };
     }
