@@ -143,14 +143,20 @@ internal sealed class ExpressionParser(List<Token> tokens, int line)
         return left;
     }
 
-    private Expr ParseUnary()
+    /// <summary>A unary minus binds tighter than filters: <c>-4 | abs</c> is <c>(-4) | abs</c>, as in Jinja.</summary>
+    private Expr ParseUnary(bool withFilters = true)
     {
+        Expr value;
         if (IsOperator("-") || IsOperator("+"))
         {
             string op = Next().Text;
-            return new Unary(op, ParseUnary(), line);
+            value = new Unary(op, ParseUnary(withFilters: false), line);
         }
-        return ParseFilters(ParsePostfix(ParsePrimary()));
+        else
+        {
+            value = ParsePostfix(ParsePrimary());
+        }
+        return withFilters ? ParseFilters(value) : value;
     }
 
     private Expr ParseFilters(Expr value)
@@ -273,7 +279,7 @@ internal sealed class ExpressionParser(List<Token> tokens, int line)
                     var items = new List<Expr> { value };
                     while (Accept(",") && !IsOperator(")"))
                         items.Add(Parse());
-                    value = new ListExpr(items, line);
+                    value = new ListExpr(items, line) { IsTuple = true };
                 }
                 Expect(")");
                 return value;

@@ -48,7 +48,7 @@ internal static class Filters
             case "list": return Sequence(value, line);
             case "items":
                 return value is Dictionary<string, object?> dict
-                    ? dict.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList()
+                    ? dict.Select(kv => (object?)new TupleValue([kv.Key, kv.Value])).ToList()
                     : throw new JinjaException($"items needs a dict, not a {Values.TypeName(value)}.", line);
             case "reverse":
                 return value is string rs ? new string(rs.Reverse().ToArray()) : Enumerable.Reverse(Sequence(value, line)).ToList();

@@ -161,7 +161,7 @@ internal sealed class Interpreter
             case Variable variable:
                 return Lookup(variable.Name);
             case ListExpr list:
-                return list.Items.Select(Evaluate).ToList();
+                return list.IsTuple ? new TupleValue(list.Items.Select(Evaluate)) : list.Items.Select(Evaluate).ToList();
             case DictExpr dict:
                 var result = new Dictionary<string, object?>(StringComparer.Ordinal);
                 foreach (var (key, value) in dict.Items)

@@ -85,7 +85,7 @@ internal static class Methods
     private static object? CallDict(Dictionary<string, object?> d, string name, List<object?> args, int line) => name switch
     {
         "get" => args.Count > 0 && args[0] is string key && d.TryGetValue(key, out var v) ? v : args.Count > 1 ? args[1] : null,
-        "items" => d.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList(),
+        "items" => d.Select(kv => (object?)new TupleValue([kv.Key, kv.Value])).ToList(),
         "keys" => d.Keys.Select(k => (object?)k).ToList(),
         "values" => d.Values.ToList(),
         _ => throw new JinjaException($"the method dict.{name} is not supported.", line),

@@ -7,7 +7,11 @@ internal sealed record Literal(object? Value, int Line) : Expr(Line);
 
 internal sealed record Variable(string Name, int Line) : Expr(Line);
 
-internal sealed record ListExpr(List<Expr> Items, int Line) : Expr(Line);
+internal sealed record ListExpr(List<Expr> Items, int Line) : Expr(Line)
+{
+    /// <summary>True for a parenthesized tuple, which renders as (a, b).</summary>
+    public bool IsTuple { get; init; }
+}
 
 internal sealed record DictExpr(List<(Expr Key, Expr Value)> Items, int Line) : Expr(Line);
 

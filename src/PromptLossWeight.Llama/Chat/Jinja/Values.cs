@@ -12,6 +12,15 @@ internal sealed class Namespace
     public Dictionary<string, object?> Attributes { get; } = new(StringComparer.Ordinal);
 }
 
+/// <summary>A Python tuple: a list that renders as (a, b).</summary>
+internal sealed class TupleValue : List<object?>
+{
+    public TupleValue(IEnumerable<object?> items)
+        : base(items)
+    {
+    }
+}
+
 /// <summary>A function the template can call (a global such as <c>raise_exception</c>, or a bound method).</summary>
 internal delegate object? Callable(List<object?> arguments, Dictionary<string, object?> keywords);
 
@@ -118,6 +127,7 @@ internal static class Values
         long n => n.ToString(CultureInfo.InvariantCulture),
         double d => FloatRepr(d),
         string s => "'" + s.Replace("\\", "\\\\").Replace("'", "\\'").Replace("\n", "\\n").Replace("\r", "\\r").Replace("\t", "\\t") + "'",
+        TupleValue tuple => "(" + string.Join(", ", tuple.Select(Repr)) + (tuple.Count == 1 ? ",)" : ")"),
         List<object?> list => "[" + string.Join(", ", list.Select(Repr)) + "]",
         Dictionary<string, object?> dict => "{" + string.Join(", ", dict.Select(kv => Repr(kv.Key) + ": " + Repr(kv.Value))) + "}",
         Namespace => "<Namespace>",
