@@ -21,7 +21,8 @@ public static class LlamaPretrained
     /// Loads <c>config.json</c> and the safetensors weights (<see cref="LlamaCheckpoint.Load"/>), the tokenizer
     /// (<c>tokenizer.json</c>, <c>tokenizer.model</c> or <c>original/tokenizer.model</c>) and the chat template
     /// (the folder's own <c>chat_template</c>; without one, the built-in template whose special tokens the tokenizer
-    /// has: llama-3, chatml, or llama-2 for a SentencePiece tokenizer). Errors name the file.
+    /// has: llama-3, chatml, or llama-2 for a SentencePiece tokenizer). Errors name the file; a tokenizer with more ids
+    /// than the model's vocab_size is refused.
     /// </summary>
     public static LlamaPretrainedResult Load(string folder, torch.Device? device = null, torch.ScalarType? dtype = null, ILogger? logger = null)
     {
@@ -39,6 +40,12 @@ public static class LlamaPretrained
             notes.Add($"no chat template in {folder}; using the built-in {template.Name} template.");
         }
         var model = LlamaCheckpoint.Load(folder, device, dtype, logger);
+        if (tokenizer.Tokenizer.VocabSize > model.Config.VocabSize)
+        {
+            model.Dispose();
+            throw new InvalidDataException(
+                $"{tokenizer.File}: the tokenizer has {tokenizer.Tokenizer.VocabSize} ids but {Path.Combine(folder, "config.json")} has vocab_size {model.Config.VocabSize}; they do not belong together.");
+        }
         return new LlamaPretrainedResult(model, tokenizer.Tokenizer, template, notes);
     }
 
