@@ -111,7 +111,7 @@ public sealed class JinjaChatTemplate : ChatTemplate
         for (int k = 0; k <= order.Count; k++)
         {
             if (string.CompareOrdinal(text, at, glue[k], 0, glue[k].Length) != 0)
-                throw new InvalidOperationException($"The chat template {Name} renders differently for different message contents; per-message masks cannot be built.");
+                throw LayoutDependsOnContent(conversation, k < order.Count ? order[k] : order.Count - 1);
             var glueRole = k < order.Count ? HeaderRole(conversation[order[k]].Role) : addGenerationPrompt ? TokenRole.User : HeaderRole(conversation[^1].Role);
             Array.Fill(roles, glueRole, at, glue[k].Length);
             if (k > 0 && conversation[order[k - 1]].Role == TokenRole.Assistant)
@@ -120,14 +120,17 @@ public sealed class JinjaChatTemplate : ChatTemplate
             if (k == order.Count)
                 break;
             int length = ContentLength(text, at, conversation[order[k]].Content, glue[k + 1], k + 1 == order.Count)
-                ?? throw new InvalidOperationException(
-                    $"The chat template {Name} rewrites the content of message {order[k]} ({RoleName(conversation[order[k]].Role)}) beyond recognition; per-message masks cannot be built.");
+                ?? throw LayoutDependsOnContent(conversation, order[k]);
             Array.Fill(roles, conversation[order[k]].Role, at, length);
             Array.Fill(isContent, true, at, length);
             at += length;
         }
         return roles;
     }
+
+    private InvalidOperationException LayoutDependsOnContent(IReadOnlyList<ChatTurn> conversation, int message) => new(
+        $"The chat template {Name} renders message {Math.Max(message, 0)} ({RoleName(conversation[Math.Max(message, 0)].Role)}) differently for its content than for a marker: "
+        + "its layout depends on the content, or it rewrites the content beyond trimming; per-message masks cannot be built (RenderText still gives the text).");
 
     /// <summary>After an assistant message, the template text up to and including the first stop token is assistant.</summary>
     private void MarkEndOfTurn(string glue, int offset, TokenRole[] roles)

@@ -96,6 +96,19 @@ public class JinjaTemplateTests
     }
 
     [Fact]
+    public void A_template_whose_layout_depends_on_the_content_renders_its_text_but_refuses_masks()
+    {
+        using var folder = new Tokenizers.TempFolder();
+        var template = new JinjaChatTemplate(Tokenizers.TestTokenizers.LoadSentencePiece(folder),
+            "{% for m in messages %}{% if 'secret' in m.content %}[flagged]{% endif %}{{ m.content }}{% endfor %}");
+        IReadOnlyList<ChatTurn> turns = [new(TokenRole.User, "a secret"), new(TokenRole.Assistant, "b")];
+
+        template.RenderText(turns, addGenerationPrompt: false).Should().Be("[flagged]a secretb");
+        FluentActions.Invoking(() => template.Render(turns)).Should().Throw<InvalidOperationException>()
+            .WithMessage("*renders message 0 (user) differently*layout depends on the content*");
+    }
+
+    [Fact]
     public void From_pretrained_names_the_file_and_the_construct_when_the_template_is_unsupported()
     {
         using var folder = new Tokenizers.TempFolder();
