@@ -156,7 +156,7 @@ public sealed class JinjaChatTemplate : ChatTemplate
         ];
         foreach (string variant in variants)
         {
-            if (string.CompareOrdinal(text, at, variant, 0, variant.Length) != 0 || at + variant.Length > text.Length)
+            if (at + variant.Length > text.Length || string.CompareOrdinal(text, at, variant, 0, variant.Length) != 0)
                 continue;
             int after = at + variant.Length;
             if (last ? text.Length - after == nextGlue.Length && text.EndsWith(nextGlue, StringComparison.Ordinal)
@@ -207,7 +207,7 @@ public sealed class JinjaChatTemplate : ChatTemplate
     {
         foreach (string token in _specialByLength)
         {
-            if (string.CompareOrdinal(text, at, token, 0, token.Length) == 0 && at + token.Length <= text.Length)
+            if (at + token.Length <= text.Length && string.CompareOrdinal(text, at, token, 0, token.Length) == 0)
                 return token;
         }
         return null;

@@ -41,6 +41,7 @@ public class JinjaTemplateTests
         "{% if messages[0]['role'] == 'system' %}{% set sys = messages[0]['content'] %}{% set rest = messages[1:] %}{% else %}{% set sys = '' %}{% set rest = messages %}{% endif %}[{{ sys }}]{{ rest | length }}",
         "{{ 'It\\'s' }} {{ \"say \\\"hi\\\"\" }} {{ 'tab\\there' }} {{ 'a' 'b' }}",
         "{{ messages[1].content is string }}{{ 3 is number }}{{ messages is iterable }}{{ messages[0] is mapping }}{{ 4 is even }}{{ 3 is odd }}{{ 6 is divisibleby 3 }}{{ false is false }}",
+        "  {%+ if true +%}\nkept\n  {% endif %}\n{{ 'done' }}",
         "{{ '  x\\n\\n'.rstrip('\\n') }}|{{ 'xxaxx'.strip('x') }}|{{ 'a,b,,c'.split(',') }}|{{ 'a b c'.split(' ', 1) }}|{{ ', '.join(['p', 'q']) }}",
     ];
 

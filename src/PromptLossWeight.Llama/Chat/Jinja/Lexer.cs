@@ -67,7 +67,8 @@ internal static class Lexer
                 throw new JinjaException($"'{template.Substring(open, 2)}' is never closed with '{close}'.", line + Count(template, position, open));
             int tagLine = line + Count(template, position, open);
             bool stripAfter = end > bodyStart && template[end - 1] == '-';
-            string body = template[bodyStart..(stripAfter ? end - 1 : end)];
+            bool keepAfter = end > bodyStart && template[end - 1] == '+';
+            string body = template[bodyStart..(stripAfter || keepAfter ? end - 1 : end)];
             if (kind != '#')
             {
                 if (text.Length > 0)
@@ -78,7 +79,7 @@ internal static class Lexer
             line = tagLine + Count(template, open, end + 2);
             position = end + 2;
             stripNextWhitespace = stripAfter;
-            trimNextNewline = kind != '{';
+            trimNextNewline = kind != '{' && !keepAfter;
         }
         if (text.Length > 0)
             chunks.Add(new Chunk(ChunkKind.Text, text.ToString(), line));

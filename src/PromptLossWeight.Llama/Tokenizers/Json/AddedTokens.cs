@@ -69,7 +69,7 @@ internal sealed class AddedTokenSplitter
             return null;
         foreach (var token in candidates)
         {
-            if (string.CompareOrdinal(text, position, token.Content, 0, token.Content.Length) != 0 || position + token.Content.Length > text.Length)
+            if (position + token.Content.Length > text.Length || string.CompareOrdinal(text, position, token.Content, 0, token.Content.Length) != 0)
                 continue;
             int end = position + token.Content.Length;
             if (token.SingleWord && ((position > 0 && IsWordChar(text[position - 1])) || (end < text.Length && IsWordChar(text[end]))))
