@@ -1,4 +1,4 @@
-using PromptLossWeight.Data.Race;
+using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Samples.Race.Synthetic;
 
 namespace PromptLossWeight.Samples.Race;
