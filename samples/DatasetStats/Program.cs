@@ -93,18 +93,11 @@ public static class Program
         ChatTokenizer chat;
         try
         {
-            chat = ChatTokenizer.LoadSentencePiece(file);
+            chat = TokenizerLoader.LoadFile(file);   // SentencePiece or tiktoken, told apart by content
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException or IOException)
         {
-            try
-            {
-                chat = ChatTokenizer.LoadLlama3(file);
-            }
-            catch (Exception e2) when (e2 is not OutOfMemoryException)
-            {
-                throw new ArgumentException($"--tokenizer {file}: neither a SentencePiece model ({e.Message}) nor a tiktoken file ({e2.Message}).");
-            }
+            throw new ArgumentException($"--tokenizer {file}: {e.Message}", e);
         }
         return (GenerationRatio.Tokens(text => chat.Encode(text)), $"tokens of {Path.GetFileName(file)} ({chat.Kind})");
     }

@@ -104,15 +104,8 @@ public sealed class ModelSetup
         ChatTokenizer tokenizer;
         if (File.Exists(tokenizerPath))
         {
-            try
-            {
-                tokenizer = ChatTokenizer.LoadSentencePiece(tokenizerPath);
-            }
-            catch (Exception e) when (e is not OutOfMemoryException)
-            {
-                logger.LogInformation("{Path} is not SentencePiece ({Message}); reading it as a Llama-3 tiktoken file", tokenizerPath, e.Message);
-                tokenizer = ChatTokenizer.LoadLlama3(tokenizerPath);
-            }
+            // SentencePiece or tiktoken, told apart by content; a broken file gets its own parser's error, naming it.
+            tokenizer = TokenizerLoader.LoadFile(tokenizerPath);
         }
         else if (File.Exists(vocabularyPath))
         {

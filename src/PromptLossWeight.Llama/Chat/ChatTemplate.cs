@@ -36,6 +36,42 @@ public abstract class ChatTemplate : IChatTemplate
         _ => throw new ArgumentException($"Unknown chat template '{name}'; known: {string.Join(", ", Names)}.", nameof(name)),
     };
 
+    /// <summary>
+    /// The model's own chat template from a Hugging Face model folder: <c>chat_template.jinja</c> if present, else the
+    /// <c>chat_template</c> of <c>tokenizer_config.json</c>, interpreted by the library's Jinja subset (see
+    /// <see cref="Jinja.JinjaTemplate"/>) over the folder's tokenizer (<see cref="TokenizerLoader.Load"/>). The
+    /// config's <c>*_token</c> fields (bos_token, eos_token, ...) are template variables. Renderings equal Jinja2's
+    /// with Hugging Face's settings, and still come as per-message spans for the masks.
+    /// Throws <see cref="InvalidDataException"/> naming the file when there is no template or it cannot be parsed
+    /// (an unsupported construct is named).
+    /// </summary>
+    public static JinjaChatTemplate FromPretrained(string modelFolder) =>
+        FromPretrained(modelFolder, TokenizerLoader.Load(modelFolder).Tokenizer);
+
+    /// <summary>The model folder's own chat template (see <see cref="FromPretrained(string)"/>) over a tokenizer you loaded.</summary>
+    public static JinjaChatTemplate FromPretrained(string modelFolder, ChatTokenizer tokenizer)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelFolder);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        string configPath = Path.Combine(modelFolder, "tokenizer_config.json");
+        string jinjaPath = Path.Combine(modelFolder, "chat_template.jinja");
+        var config = File.Exists(configPath) ? TokenizerConfig.Read(configPath) : null;
+        var (template, source) = File.Exists(jinjaPath) ? (File.ReadAllText(jinjaPath), jinjaPath) : (config?.ChatTemplate, configPath);
+        if (template is null)
+            throw new InvalidDataException($"{modelFolder}: no chat template (neither chat_template.jinja nor a chat_template in tokenizer_config.json).");
+        var variables = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var (name, value) in config?.TokenFields ?? new Dictionary<string, string>())
+            variables[name] = value;
+        try
+        {
+            return new JinjaChatTemplate(tokenizer, template, variables, $"chat_template of {source}");
+        }
+        catch (Jinja.JinjaException e)
+        {
+            throw new InvalidDataException($"{source}: chat_template {e.Message}", e);
+        }
+    }
+
     /// <inheritdoc/>
     public RenderedChat Render(IReadOnlyList<ChatTurn> conversation)
     {

@@ -11,7 +11,9 @@ namespace PromptLossWeight.Llama.Chat;
 /// Roles: BOS, <c>[INST]</c>, the user message and <c> [/INST]</c> are user (prompt); the system block
 /// (<c> &lt;&lt;SYS&gt;&gt;\n…\n&lt;&lt;/SYS&gt;&gt;\n\n</c>) is system (prompt); <c> {assistant} </c> and the EOS are assistant
 /// (completion). Each turn's text after &lt;s&gt; is encoded as the start of an encode call, as Meta's reference code
-/// does, so a SentencePiece tokenizer puts its dummy-prefix space before <c>[INST]</c>. Content is used as given (not trimmed).
+/// does, so a SentencePiece tokenizer puts its dummy-prefix space before <c>[INST]</c>. Content is stripped (Python's
+/// <c>strip()</c>) as the model's own <c>chat_template</c> and Meta's reference code do; with a system turn, the system
+/// block and the first user message are stripped together (the system block's start and the user message's end).
 /// Turns: an optional system turn first, then user and assistant turns alternating, starting with user.
 /// </remarks>
 public sealed class Llama2ChatTemplate : ChatTemplate
@@ -58,17 +60,20 @@ public sealed class Llama2ChatTemplate : ChatTemplate
             builder.Text("[INST]", TokenRole.User, atStart: true);
             if (system is not null)
             {
-                builder.Text(" <<SYS>>\n" + system + "\n<</SYS>>\n\n", TokenRole.System);
-                builder.Text(conversation[i].Content + " [/INST]", TokenRole.User);
+                string block = "<<SYS>>\n" + system + "\n<</SYS>>\n\n";
+                string both = Jinja.Values.Strip(block + conversation[i].Content, null);
+                int systemLength = Math.Min(block.Length, both.Length);
+                builder.Text(" " + both[..systemLength], TokenRole.System);
+                builder.Text(both[systemLength..] + " [/INST]", TokenRole.User);
                 system = null;
             }
             else
             {
-                builder.Text(" " + conversation[i].Content + " [/INST]", TokenRole.User);
+                builder.Text(" " + Jinja.Values.Strip(conversation[i].Content, null) + " [/INST]", TokenRole.User);
             }
             if (i + 1 < conversation.Count)
             {
-                builder.Text(" " + conversation[i + 1].Content + " ", TokenRole.Assistant);
+                builder.Text(" " + Jinja.Values.Strip(conversation[i + 1].Content, null) + " ", TokenRole.Assistant);
                 builder.Special(_eos, TokenRole.Assistant);
             }
         }

@@ -12,7 +12,8 @@ namespace PromptLossWeight.Llama.Chat;
 /// Roles: a header (special tokens, role name and the blank line) has its turn's role, except the assistant's
 /// header, which is prompt (user); the content and its <c>&lt;|eot_id|&gt;</c> have the turn's role, so the
 /// assistant's content and end of turn are the completion. <c>&lt;|begin_of_text|&gt;</c> has the first turn's
-/// prompt role. Turns may come in any order.
+/// prompt role. Turns may come in any order. Content is trimmed (Python's <c>strip()</c>), as the model's own
+/// <c>chat_template</c> does with <c>message['content'] | trim</c>.
 /// </remarks>
 public sealed class Llama3ChatTemplate : ChatTemplate
 {
@@ -39,7 +40,7 @@ public sealed class Llama3ChatTemplate : ChatTemplate
         foreach (var turn in conversation)
         {
             Header(builder, turn.Role);
-            builder.Text(turn.Content, turn.Role);
+            builder.Text(Jinja.Values.Strip(turn.Content, null), turn.Role);
             builder.Special(Llama3Tokens.EndOfTurn, turn.Role);
         }
         if (addGenerationPrompt)

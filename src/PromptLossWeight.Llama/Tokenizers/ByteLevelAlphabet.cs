@@ -9,6 +9,9 @@ internal static class ByteLevelAlphabet
     /// <summary>Character to byte.</summary>
     public static IReadOnlyDictionary<char, byte> CharToByte { get; } = Build();
 
+    /// <summary>Byte to character.</summary>
+    public static char[] ByteToChar { get; } = CharToByte.OrderBy(kv => kv.Value).Select(kv => kv.Key).ToArray();
+
     private static Dictionary<char, byte> Build()
     {
         var map = new Dictionary<char, byte>();

@@ -6,8 +6,10 @@ namespace PromptLossWeight.Llama.Tokenizers;
 public sealed partial class ChatTokenizer
 {
     /// <summary>
-    /// Loads a SentencePiece BPE <c>tokenizer.model</c> (Llama 2) through Microsoft.ML.Tokenizers. Control pieces
-    /// (&lt;s&gt;, &lt;/s&gt;) become the special tokens, BOS/EOS come from the model's trainer spec.
+    /// Loads a SentencePiece BPE <c>tokenizer.model</c> (Llama 2, Mistral, any SentencePiece BPE model with the
+    /// identity normalizer) and encodes exactly as SentencePiece does (the library's own implementation of its BPE). Control and
+    /// unknown pieces (&lt;s&gt;, &lt;/s&gt;, &lt;unk&gt;) become the special tokens; text never merges into them or into
+    /// byte pieces. BOS/EOS come from the model's trainer spec.
     /// Throws <see cref="FileNotFoundException"/> or <see cref="InvalidDataException"/> naming the file.
     /// </summary>
     public static ChatTokenizer LoadSentencePiece(string path) => LoadSentencePiece(ReadFile(path), path);
@@ -17,17 +19,7 @@ public sealed partial class ChatTokenizer
     {
         ArgumentNullException.ThrowIfNull(modelBytes);
         var model = SentencePieceModel.Parse(modelBytes, source);
-        SentencePieceTokenizer tokenizer;
-        try
-        {
-            using var stream = new MemoryStream(model.WithUnreachableReservedPieces());
-            tokenizer = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            throw new InvalidDataException($"{source}: Microsoft.ML.Tokenizers could not load the SentencePiece model: {e.Message}", e);
-        }
-
+        var encoder = new SentencePieceBpe(model);
         var special = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < model.Pieces.Count; i++)
         {
@@ -41,9 +33,7 @@ public sealed partial class ChatTokenizer
             if (name is not null)
                 special[name] = id;
         }
-        return new ChatTokenizer(tokenizer, TokenizerKind.SentencePiece, source, special, bos, eos,
-            model.Pieces.Count, model.UnkId, model.Pieces.Select(p => p.Piece).ToArray(),
-            model.Pieces.Select(p => p.Type == PieceType.Byte ? SentencePieceModel.ByteValue(p.Piece) : -1).ToArray());
+        return new ChatTokenizer(encoder, TokenizerKind.SentencePiece, source, special, bos, eos, model.Pieces.Count, model.UnkId);
     }
 
     /// <summary>

@@ -5,12 +5,16 @@ namespace PromptLossWeight.Llama.Tokenizers;
 /// <summary>Which kind of tokenizer file a <see cref="ChatTokenizer"/> was made from.</summary>
 public enum TokenizerKind
 {
-    /// <summary>A SentencePiece <c>tokenizer.model</c> (Llama 2).</summary>
+    /// <summary>A SentencePiece BPE <c>tokenizer.model</c> (Llama 2), encoded exactly as SentencePiece does.</summary>
     SentencePiece,
     /// <summary>A tiktoken BPE file (Llama 3's <c>tokenizer.model</c>) or a byte-level BPE converted to it.</summary>
     Tiktoken,
     /// <summary>Any other Microsoft.ML.Tokenizers tokenizer.</summary>
     Other,
+    /// <summary>A Hugging Face <c>tokenizer.json</c> BPE (byte-level, or SentencePiece-style with byte fallback).</summary>
+    TokenizerJson,
+    /// <summary>A plain vocabulary file, one token per line (see <see cref="ChatTokenizer.LoadVocabulary"/>).</summary>
+    Vocabulary,
 }
 
 /// <summary>
@@ -20,22 +24,39 @@ public enum TokenizerKind
 /// </summary>
 public sealed partial class ChatTokenizer
 {
-    private readonly Tokenizer _tokenizer;
+    private readonly Tokenizer? _tokenizer;
+    private readonly ITextEncoder? _encoder;
     private readonly SentencePieceNormalizer? _continuationNormalizer;
     private readonly Dictionary<string, long> _special;
     private readonly Dictionary<long, string> _specialById;
     private readonly HashSet<long> _forbidden;
     private readonly string[] _specialByLength;
-    private readonly string[]? _pieces;
-    private readonly int[]? _byteValues;
 
     private ChatTokenizer(
         Tokenizer tokenizer, TokenizerKind kind, string source, IReadOnlyDictionary<string, int> specialTokens,
-        string? bosToken, string? eosToken, int vocabSize, long? unknownId, string[]? pieces = null, int[]? byteValues = null)
+        string? bosToken, string? eosToken, int vocabSize, long? unknownId)
+        : this(kind, source, specialTokens, bosToken, eosToken, vocabSize, unknownId)
     {
-        _pieces = pieces;
-        _byteValues = byteValues;
         _tokenizer = tokenizer;
+        if (tokenizer is SentencePieceTokenizer sp)
+        {
+            bool removeExtra = sp.Normalizer is SentencePieceNormalizer n && n.RemoveExtraWhiteSpaces;
+            _continuationNormalizer = new SentencePieceNormalizer(removeExtra, addDummyPrefix: false, sp.EscapeWhiteSpaces, sp.TreatWhitespaceAsSuffix, specialTokens: null);
+        }
+    }
+
+    private ChatTokenizer(
+        ITextEncoder encoder, TokenizerKind kind, string source, IReadOnlyDictionary<string, int> specialTokens,
+        string? bosToken, string? eosToken, int vocabSize, long? unknownId)
+        : this(kind, source, specialTokens, bosToken, eosToken, vocabSize, unknownId)
+    {
+        _encoder = encoder;
+    }
+
+    private ChatTokenizer(
+        TokenizerKind kind, string source, IReadOnlyDictionary<string, int> specialTokens,
+        string? bosToken, string? eosToken, int vocabSize, long? unknownId)
+    {
         Kind = kind;
         Source = source;
         _special = specialTokens.ToDictionary(kv => kv.Key, kv => (long)kv.Value, StringComparer.Ordinal);
@@ -54,15 +75,15 @@ public sealed partial class ChatTokenizer
         EosToken = eosToken;
         BosId = bosToken is null ? null : SpecialTokenId(bosToken);
         EosId = eosToken is null ? null : SpecialTokenId(eosToken);
-        if (tokenizer is SentencePieceTokenizer sp)
-        {
-            bool removeExtra = sp.Normalizer is SentencePieceNormalizer n && n.RemoveExtraWhiteSpaces;
-            _continuationNormalizer = new SentencePieceNormalizer(removeExtra, addDummyPrefix: false, sp.EscapeWhiteSpaces, sp.TreatWhitespaceAsSuffix, specialTokens: null);
-        }
     }
 
-    /// <summary>The underlying Microsoft.ML.Tokenizers tokenizer (for SentencePiece models its reserved pieces are renamed; use <see cref="Encode"/> and <see cref="Decode"/>).</summary>
-    public Tokenizer Tokenizer => _tokenizer;
+    /// <summary>
+    /// The underlying Microsoft.ML.Tokenizers tokenizer for tokenizers made by <see cref="FromTokenizer"/> and
+    /// <see cref="LoadTiktoken(string, IReadOnlyDictionary{string, int}, string?, string?, string)"/>; null for the
+    /// library's own encoders (SentencePiece <c>tokenizer.model</c>, <c>tokenizer.json</c>, vocabulary files).
+    /// Use <see cref="Encode"/> and <see cref="Decode"/>.
+    /// </summary>
+    public Tokenizer? Tokenizer => _tokenizer;
 
     /// <summary>What kind of tokenizer this is.</summary>
     public TokenizerKind Kind { get; }
@@ -177,31 +198,10 @@ public sealed partial class ChatTokenizer
         {
             if (run.Count == 0)
                 return;
-            text.Append(_pieces is null ? _tokenizer.Decode(run) : DecodePieces(run, stripDummyPrefix: !(first && !atStart)));
+            text.Append(_encoder is not null ? _encoder.Decode(run, atStart: !(first && !atStart)) : _tokenizer!.Decode(run));
             run.Clear();
             first = false;
         }
-    }
-
-    /// <summary>
-    /// SentencePiece decoding from the model's own pieces: byte pieces become bytes, '\u2581' becomes a space, and
-    /// the dummy-prefix space of a leading '\u2581' piece is dropped when asked (as SentencePiece does at the start).
-    /// </summary>
-    private string DecodePieces(List<int> ids, bool stripDummyPrefix)
-    {
-        var bytes = new List<byte>();
-        foreach (int id in ids)
-        {
-            string piece = _pieces![id];
-            int value = _byteValues![id];
-            if (value >= 0)
-                bytes.Add((byte)value);
-            else
-                bytes.AddRange(System.Text.Encoding.UTF8.GetBytes(piece.Replace('\u2581', ' ')));
-        }
-        string text = System.Text.Encoding.UTF8.GetString(bytes.ToArray());
-        bool addsDummyPrefix = _tokenizer is SentencePieceTokenizer { AddDummyPrefix: true };
-        return stripDummyPrefix && addsDummyPrefix && _pieces![ids[0]].StartsWith('\u2581') ? text[1..] : text;
     }
 
     private (int Index, string? Token) NextSpecialText(string text, int from)
@@ -223,7 +223,11 @@ public sealed partial class ChatTokenizer
     private List<long> EncodeRaw(string text, bool atStart)
     {
         IReadOnlyList<int> ids;
-        if (_tokenizer is SentencePieceTokenizer sp)
+        if (_encoder is not null)
+        {
+            ids = _encoder.Encode(text, atStart);
+        }
+        else if (_tokenizer is SentencePieceTokenizer sp)
         {
             ids = atStart || _continuationNormalizer is null
                 ? sp.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false)
@@ -231,7 +235,7 @@ public sealed partial class ChatTokenizer
         }
         else
         {
-            ids = _tokenizer.EncodeToIds(text);
+            ids = _tokenizer!.EncodeToIds(text);
         }
         return ids.Select(id => (long)id).ToList();
     }

@@ -14,21 +14,19 @@ internal enum PieceType
 }
 
 /// <summary>
-/// A SentencePiece <c>tokenizer.model</c> (a protobuf <c>ModelProto</c>) read far enough to validate it, list its
-/// pieces and special ids, and to write the copy that <see cref="ChatTokenizer"/> encodes with: in that copy the
-/// reserved pieces (control, unknown and byte pieces) carry a prefix character that occurs in no other piece, so
-/// no merge of ordinary text can ever produce them. Microsoft.ML.Tokenizers merges text into any vocabulary entry,
-/// so without this the text "&lt;/s&gt;" would come out as the EOS id.
+/// A SentencePiece <c>tokenizer.model</c> (a protobuf <c>ModelProto</c>) read far enough to validate it and to
+/// encode with it (<see cref="SentencePieceBpe"/>): its pieces with scores and types, the special ids, the trainer
+/// flags that change encoding and the normalizer settings.
 /// </summary>
 internal sealed class SentencePieceModel
 {
     // Field numbers of sentencepiece_model.proto.
-    private const int PiecesField = 1, TrainerSpecField = 2;
+    private const int PiecesField = 1, TrainerSpecField = 2, NormalizerSpecField = 3;
     private const int PieceStringField = 1, PieceScoreField = 2, PieceTypeField = 3;
-    private const int ModelTypeField = 3, UnkIdField = 40, BosIdField = 41, EosIdField = 42;
+    private const int ModelTypeField = 3, TreatWhitespaceAsSuffixField = 24, ByteFallbackField = 35, UnkIdField = 40, BosIdField = 41, EosIdField = 42;
+    private const int NormalizerNameField = 1, CharsMapField = 2, AddDummyPrefixField = 3, RemoveExtraWhitespacesField = 4, EscapeWhitespacesField = 5;
 
     private readonly byte[] _bytes;
-    private readonly List<(int Start, int End)> _pieceFields = [];
 
     private SentencePieceModel(byte[] bytes, string source)
     {
@@ -54,6 +52,27 @@ internal sealed class SentencePieceModel
     /// <summary>trainer_spec.eos_id (default 2; -1 for none).</summary>
     public int EosId { get; private set; } = 2;
 
+    /// <summary>trainer_spec.byte_fallback: characters without a piece become their UTF-8 byte pieces.</summary>
+    public bool ByteFallback { get; private set; }
+
+    /// <summary>trainer_spec.treat_whitespace_as_suffix: the whitespace mark ends a piece instead of starting it.</summary>
+    public bool TreatWhitespaceAsSuffix { get; private set; }
+
+    /// <summary>normalizer_spec.name ("identity", "nmt_nfkc", ...).</summary>
+    public string NormalizerName { get; private set; } = "";
+
+    /// <summary>Whether normalizer_spec carries a compiled character map (a normalization other than identity).</summary>
+    public bool HasCharsMap { get; private set; }
+
+    /// <summary>normalizer_spec.add_dummy_prefix (default true): a space is put before the text.</summary>
+    public bool AddDummyPrefix { get; private set; } = true;
+
+    /// <summary>normalizer_spec.remove_extra_whitespaces (default true): leading, trailing and repeated spaces are dropped.</summary>
+    public bool RemoveExtraWhitespaces { get; private set; } = true;
+
+    /// <summary>normalizer_spec.escape_whitespaces (default true): spaces become '\u2581'.</summary>
+    public bool EscapeWhitespaces { get; private set; } = true;
+
     /// <summary>Reads and validates a model; <paramref name="source"/> names it in errors.</summary>
     public static SentencePieceModel Parse(byte[] bytes, string source)
     {
@@ -75,7 +94,6 @@ internal sealed class SentencePieceModel
         var input = new CodedInputStream(_bytes);
         while (true)
         {
-            int start = (int)input.Position;
             uint tag = input.ReadTag();
             if (tag == 0)
                 break;
@@ -84,11 +102,14 @@ internal sealed class SentencePieceModel
             if (field == PiecesField && wire == WireFormat.WireType.LengthDelimited)
             {
                 Pieces.Add(ReadPiece(input.ReadBytes(), Pieces.Count));
-                _pieceFields.Add((start, (int)input.Position));
             }
             else if (field == TrainerSpecField && wire == WireFormat.WireType.LengthDelimited)
             {
                 ReadTrainerSpec(input.ReadBytes());
+            }
+            else if (field == NormalizerSpecField && wire == WireFormat.WireType.LengthDelimited)
+            {
+                ReadNormalizerSpec(input.ReadBytes());
             }
             else
             {
@@ -130,9 +151,29 @@ internal sealed class SentencePieceModel
             switch (WireFormat.GetTagFieldNumber(tag))
             {
                 case ModelTypeField: ModelType = input.ReadEnum(); break;
+                case TreatWhitespaceAsSuffixField: TreatWhitespaceAsSuffix = input.ReadBool(); break;
+                case ByteFallbackField: ByteFallback = input.ReadBool(); break;
                 case UnkIdField: UnkId = input.ReadInt32(); break;
                 case BosIdField: BosId = input.ReadInt32(); break;
                 case EosIdField: EosId = input.ReadInt32(); break;
+                default: input.SkipLastField(); break;
+            }
+        }
+    }
+
+    private void ReadNormalizerSpec(ByteString bytes)
+    {
+        var input = bytes.CreateCodedInput();
+        uint tag;
+        while ((tag = input.ReadTag()) != 0)
+        {
+            switch (WireFormat.GetTagFieldNumber(tag))
+            {
+                case NormalizerNameField: NormalizerName = input.ReadString(); break;
+                case CharsMapField: HasCharsMap = input.ReadBytes().Length > 0; break;
+                case AddDummyPrefixField: AddDummyPrefix = input.ReadBool(); break;
+                case RemoveExtraWhitespacesField: RemoveExtraWhitespaces = input.ReadBool(); break;
+                case EscapeWhitespacesField: EscapeWhitespaces = input.ReadBool(); break;
                 default: input.SkipLastField(); break;
             }
         }
@@ -169,60 +210,5 @@ internal sealed class SentencePieceModel
     {
         if ((id < 0 && mustExist) || id >= Pieces.Count)
             throw new InvalidDataException($"{Source}: trainer_spec.{name} is {id}, outside the vocabulary of {Pieces.Count} pieces.");
-    }
-
-    /// <summary>
-    /// The model bytes with every control, unknown and byte piece (except &lt;0x00&gt;, which
-    /// Microsoft.ML.Tokenizers uses to locate the byte pieces) renamed so that no text can merge into it.
-    /// </summary>
-    public byte[] WithUnreachableReservedPieces()
-    {
-        char prefix = UnusedPrivateUseCharacter();
-        using var output = new MemoryStream(_bytes.Length + 4 * Pieces.Count);
-        int position = 0;
-        for (int i = 0; i < Pieces.Count; i++)
-        {
-            var (start, end) = _pieceFields[i];
-            output.Write(_bytes, position, start - position);
-            var (piece, score, type) = Pieces[i];
-            bool rename = type is PieceType.Control or PieceType.Unknown || (type == PieceType.Byte && piece != "<0x00>");
-            if (rename)
-                output.Write(PieceField(prefix + piece, score, type));
-            else
-                output.Write(_bytes, start, end - start);
-            position = end;
-        }
-        output.Write(_bytes, position, _bytes.Length - position);
-        return output.ToArray();
-    }
-
-    private static byte[] PieceField(string piece, float score, PieceType type)
-    {
-        using var body = new MemoryStream();
-        var inner = new CodedOutputStream(body, leaveOpen: true);
-        inner.WriteTag(PieceStringField, WireFormat.WireType.LengthDelimited);
-        inner.WriteString(piece);
-        inner.WriteTag(PieceScoreField, WireFormat.WireType.Fixed32);
-        inner.WriteFloat(score);
-        inner.WriteTag(PieceTypeField, WireFormat.WireType.Varint);
-        inner.WriteEnum((int)type);
-        inner.Flush();
-        using var field = new MemoryStream();
-        var outer = new CodedOutputStream(field, leaveOpen: true);
-        outer.WriteTag(PiecesField, WireFormat.WireType.LengthDelimited);
-        outer.WriteBytes(ByteString.CopyFrom(body.ToArray()));
-        outer.Flush();
-        return field.ToArray();
-    }
-
-    private char UnusedPrivateUseCharacter()
-    {
-        var used = new HashSet<char>(Pieces.SelectMany(p => p.Piece));
-        for (char c = '\uE000'; c <= '\uF8FF'; c++)
-        {
-            if (!used.Contains(c))
-                return c;
-        }
-        throw new InvalidDataException($"{Source}: every private-use character occurs in the vocabulary; cannot protect the control pieces.");
     }
 }

@@ -1,3 +1,4 @@
+using PromptLossWeight.Hub;
 namespace PromptLossWeight.Llama.Tokenizers;
 
 /// <summary>A tokenizer loaded from a model folder, the file it came from, and what the loader noticed on the way.</summary>
@@ -7,23 +8,28 @@ namespace PromptLossWeight.Llama.Tokenizers;
 public sealed record TokenizerLoadResult(ChatTokenizer Tokenizer, string File, IReadOnlyList<string> Notes);
 
 /// <summary>
-/// Loads the tokenizer of a Hugging Face model folder, as far as Microsoft.ML.Tokenizers 2.0.1 allows:
-/// <c>tokenizer.model</c> first (a SentencePiece model, Llama 2, or a tiktoken file, Llama 3, told apart by their
-/// content), then <c>tokenizer.json</c> when it holds a byte-level BPE (converted to tiktoken ranks).
-/// <c>tokenizer_config.json</c>, when present, gives the BOS/EOS names and the names of added tokens.
+/// Loads the tokenizer of a Hugging Face model folder the way <c>AutoTokenizer</c> picks its files:
+/// <c>tokenizer.json</c> at the root first (any BPE tokenizer.json: Llama 3, Qwen, DeepSeek, Llama 2, Gemma), then
+/// <c>tokenizer.model</c>, then <c>original/tokenizer.model</c> (where Llama-3 downloads keep Meta's tiktoken file).
+/// A <c>tokenizer.model</c> is a SentencePiece model (encoded exactly as SentencePiece does) or a tiktoken file,
+/// told apart by its content. <c>tokenizer_config.json</c>, when present, names BOS/EOS and added tokens.
 /// </summary>
 public static class TokenizerLoader
 {
-    /// <summary>The files looked for, in order.</summary>
-    public static IReadOnlyList<string> TokenizerFiles { get; } = ["tokenizer.model", "tokenizer.json"];
+    /// <summary>The files looked for, in order (relative to the model folder).</summary>
+    public static IReadOnlyList<string> TokenizerFiles { get; } = ["tokenizer.json", "tokenizer.model", Path.Combine("original", "tokenizer.model")];
 
     /// <summary>
     /// Loads the folder's tokenizer. Throws <see cref="DirectoryNotFoundException"/>, <see cref="FileNotFoundException"/>
     /// (no tokenizer file) or <see cref="InvalidDataException"/> listing every file that could not be loaded and why.
     /// </summary>
-    public static TokenizerLoadResult Load(string folder)
+    /// <param name="folder">The model folder, or a Hugging Face repo id ("org/name", optionally "@revision") resolved
+    /// through the local cache (<see cref="HuggingFaceHub.ResolveModelFolder"/>).</param>
+    /// <param name="hub">Cache locations and whether a repo id missing from the cache is downloaded; null: the defaults (no download).</param>
+    public static TokenizerLoadResult Load(string folder, HubOptions? hub = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
+        folder = HuggingFaceHub.ResolveModelFolder(folder, hub);
         if (!Directory.Exists(folder))
             throw new DirectoryNotFoundException($"Model folder not found: {folder}");
         var notes = new List<string>();
@@ -31,64 +37,55 @@ public static class TokenizerLoader
         TokenizerConfig? config = File.Exists(configPath) ? TokenizerConfig.Read(configPath) : null;
 
         var failures = new List<string>();
-        string modelPath = Path.Combine(folder, "tokenizer.model");
-        string jsonPath = Path.Combine(folder, "tokenizer.json");
-        if (File.Exists(modelPath))
+        foreach (string file in TokenizerFiles.Select(f => Path.Combine(folder, f)).Where(File.Exists))
         {
             try
             {
-                var tokenizer = LoadModelFile(modelPath, config, notes);
-                if (File.Exists(jsonPath))
-                    notes.Add($"{jsonPath}: not used (tokenizer.model was loaded).");
-                return new TokenizerLoadResult(tokenizer, modelPath, notes);
-            }
-            catch (InvalidDataException e)
-            {
-                failures.Add(e.Message);
-            }
-        }
-        if (File.Exists(jsonPath))
-        {
-            try
-            {
-                var tokenizer = ByteLevelBpeJson.Load(jsonPath, config, notes);
+                var tokenizer = LoadFile(file, config, notes);
                 notes.AddRange(failures.Select(f => $"skipped: {f}"));
-                return new TokenizerLoadResult(tokenizer, jsonPath, notes);
+                return new TokenizerLoadResult(tokenizer, file, notes);
             }
-            catch (InvalidDataException e)
+            catch (Exception e) when (e is InvalidDataException or NotSupportedException)
             {
                 failures.Add(e.Message);
             }
         }
         if (failures.Count == 0)
             throw new FileNotFoundException(
-                $"No tokenizer in {folder}: expected {string.Join(" or ", TokenizerFiles)}.", Path.Combine(folder, TokenizerFiles[0]));
+                $"No tokenizer in {folder}: expected {string.Join(", ", TokenizerFiles)}.", Path.Combine(folder, TokenizerFiles[0]));
         throw new InvalidDataException($"Could not load a tokenizer from {folder}:\n - {string.Join("\n - ", failures)}");
     }
 
-    private static ChatTokenizer LoadModelFile(string path, TokenizerConfig? config, List<string> notes)
+    /// <summary>
+    /// Loads one tokenizer file: a <c>*.json</c> file as tokenizer.json, anything else as a SentencePiece model or
+    /// a tiktoken file (told apart by content; a file that is neither gets the SentencePiece parser's error, naming
+    /// the file). <paramref name="tokenizerConfig"/> is an optional tokenizer_config.json for BOS/EOS and added tokens.
+    /// </summary>
+    public static ChatTokenizer LoadFile(string path, string? tokenizerConfig = null)
     {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Tokenizer file not found: {path}", path);
+        var config = tokenizerConfig is null ? null : TokenizerConfig.Read(tokenizerConfig);
+        return LoadFile(path, config, []);
+    }
+
+    private static ChatTokenizer LoadFile(string path, TokenizerConfig? config, List<string> notes)
+    {
+        if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        {
+            var tokenizer = ChatTokenizer.LoadTokenizerJson(path, config?.BosToken, config?.EosToken);
+            foreach (var (name, token) in new[] { ("bos_token", config?.BosToken), ("eos_token", config?.EosToken) })
+            {
+                if (token is null)
+                    notes.Add($"{path}: no {name} in tokenizer_config.json; the tokenizer has none.");
+            }
+            return tokenizer;
+        }
         byte[] bytes = File.ReadAllBytes(path);
-        if (LooksLikeTiktoken(bytes))
-            return LoadTiktokenModel(bytes, path, config, notes);
-        try
-        {
-            return LoadSentencePieceModel(bytes, path, config, notes);
-        }
-        catch (InvalidDataException sentencePieceError)
-        {
-            try
-            {
-                TiktokenFile.Validate(bytes, path);
-            }
-            catch (InvalidDataException tiktokenError)
-            {
-                throw new InvalidDataException(
-                    $"{path}: neither a SentencePiece model nor a tiktoken file. As SentencePiece: {sentencePieceError.Message} As tiktoken: {tiktokenError.Message}",
-                    sentencePieceError);
-            }
-            return LoadTiktokenModel(bytes, path, config, notes);
-        }
+        return LooksLikeTiktoken(bytes)
+            ? LoadTiktokenModel(bytes, path, config, notes)
+            : LoadSentencePieceModel(bytes, path, config, notes);
     }
 
     private static ChatTokenizer LoadSentencePieceModel(byte[] bytes, string path, TokenizerConfig? config, List<string> notes)

@@ -41,7 +41,7 @@ public class SentencePieceTokenizerTests
     {
         using var folder = new TempFolder();
         var tokenizer = TestTokenizers.LoadSentencePiece(folder);
-        var vocabulary = ((SentencePieceTokenizer)tokenizer.Tokenizer).Vocabulary;
+        var vocabulary = TestTokenizers.SentencePieceVocabulary;
 
         tokenizer.Encode("hello world").Should().Equal(vocabulary["\u2581hello"], vocabulary["\u2581world"]);
     }
@@ -66,24 +66,11 @@ public class SentencePieceTokenizerTests
             "the plain Microsoft.ML.Tokenizers model does merge this text into a reserved piece, which is what the loader prevents");
     }
 
-    [Theory]
-    [InlineData("hello world")]
-    [InlineData("[INST] the answer [/INST]")]
-    [InlineData("Ünïcode bytes ✓ and tabs\tand\nlines")]
-    public void Protection_does_not_change_how_ordinary_text_is_tokenized(string text)
-    {
-        byte[] model = TestTokenizers.SentencePieceModelBytes();
-        var tokenizer = ChatTokenizer.LoadSentencePiece(model, "in-memory model");
-        var unprotected = LlamaTokenizer.Create(new MemoryStream(model), false, false);
-
-        tokenizer.Encode(text).Should().Equal(unprotected.EncodeToIds(text, false, false).Select(id => (long)id));
-    }
-
     [Fact]
     public void A_continuation_has_no_dummy_prefix_and_decodes_back_with_its_leading_space()
     {
         var tokenizer = ChatTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(), "in-memory model");
-        var vocabulary = ((SentencePieceTokenizer)tokenizer.Tokenizer).Vocabulary;
+        var vocabulary = TestTokenizers.SentencePieceVocabulary;
 
         tokenizer.Encode("hello", atStart: true).Should().Equal(vocabulary["\u2581hello"]);
         tokenizer.Encode("hello", atStart: false).Should().Equal(vocabulary["he"], vocabulary["llo"]);

@@ -23,6 +23,11 @@ internal static class TestTokenizers
     /// <summary>The number of pieces of <see cref="SentencePieceModelBytes"/>.</summary>
     public static int SentencePieceVocabSize => 3 + 256 + Merges.Length + Characters.Length;
 
+    /// <summary>The pieces of <see cref="SentencePieceModelBytes"/> and their ids.</summary>
+    public static IReadOnlyDictionary<string, int> SentencePieceVocabulary { get; } =
+        new[] { "<unk>", "<s>", "</s>" }.Concat(Enumerable.Range(0, 256).Select(b => $"<0x{b:X2}>")).Concat(Merges)
+            .Concat(Characters.Select(c => c.ToString())).Select((piece, id) => (piece, id)).ToDictionary(p => p.piece, p => p.id);
+
     /// <summary>A SentencePiece ModelProto (BPE = 2 or unigram = 1, byte fallback, identity normalizer with dummy prefix).</summary>
     public static byte[] SentencePieceModelBytes(int modelType = 2)
     {

@@ -24,7 +24,8 @@ internal static class TokenizerJsonWriter
 
     public static string ByteLevel(string text) => string.Concat(Encoding.UTF8.GetBytes(text).Select(ByteChar));
 
-    public static string Write(bool reverseMergeIds = false, bool addPrefixSpace = false)
+    /// <summary>The byte-level vocabulary of <see cref="Write"/>: 256 bytes, then the merged tokens (in reverse order if asked).</summary>
+    public static Dictionary<string, int> Vocabulary(bool reverseMergeIds = false)
     {
         var vocab = new Dictionary<string, int>();
         for (int b = 0; b < 256; b++)
@@ -32,6 +33,49 @@ internal static class TokenizerJsonWriter
         var pairs = TestTokenizers.TiktokenMergePairs;
         for (int i = 0; i < pairs.Length; i++)
             vocab[ByteLevel(pairs[i].Left + pairs[i].Right)] = 256 + (reverseMergeIds ? pairs.Length - 1 - i : i);
+        return vocab;
+    }
+
+    /// <summary>The vocabulary of <see cref="WriteSentencePieceStyle"/>.</summary>
+    public static Dictionary<string, int> SentencePieceStyleVocabulary { get; } =
+        new[] { "<unk>", "<s>", "</s>" }.Concat(Enumerable.Range(0, 256).Select(b => $"<0x{b:X2}>"))
+            .Concat(["\u2581", "a", "b", "ab", "\u2581a", "\u2581ab"]).Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i);
+
+    /// <summary>A Llama-2-style tokenizer.json: Prepend/Replace normalizer, byte fallback, Replace/ByteFallback/Fuse/Strip decoder.</summary>
+    public static string WriteSentencePieceStyle()
+    {
+        object Replace(string from, string to) => new Dictionary<string, object> { ["type"] = "Replace", ["pattern"] = new Dictionary<string, string> { ["String"] = from }, ["content"] = to };
+        var document = new Dictionary<string, object>
+        {
+            ["added_tokens"] = new[] { "<unk>", "<s>", "</s>" }.Select((t, i) => new Dictionary<string, object> { ["id"] = i, ["content"] = t, ["special"] = true }).ToArray(),
+            ["normalizer"] = new Dictionary<string, object>
+            {
+                ["type"] = "Sequence",
+                ["normalizers"] = new[] { new Dictionary<string, object> { ["type"] = "Prepend", ["prepend"] = "\u2581" }, Replace(" ", "\u2581") },
+            },
+            ["pre_tokenizer"] = null!,
+            ["decoder"] = new Dictionary<string, object>
+            {
+                ["type"] = "Sequence",
+                ["decoders"] = new[]
+                {
+                    Replace("\u2581", " "), new Dictionary<string, object> { ["type"] = "ByteFallback" }, new Dictionary<string, object> { ["type"] = "Fuse" },
+                    new Dictionary<string, object> { ["type"] = "Strip", ["content"] = " ", ["start"] = 1, ["stop"] = 0 },
+                },
+            },
+            ["model"] = new Dictionary<string, object>
+            {
+                ["type"] = "BPE", ["unk_token"] = "<unk>", ["byte_fallback"] = true, ["fuse_unk"] = true,
+                ["vocab"] = SentencePieceStyleVocabulary, ["merges"] = new[] { "\u2581 a", "\u2581a b", "a b" },
+            },
+        };
+        return JsonSerializer.Serialize(document);
+    }
+
+    public static string Write(bool reverseMergeIds = false, bool addPrefixSpace = false)
+    {
+        var vocab = Vocabulary(reverseMergeIds);
+        var pairs = TestTokenizers.TiktokenMergePairs;
         var merges = pairs.Select(p => ByteLevel(p.Left) + " " + ByteLevel(p.Right)).ToArray();
         int first = TestTokenizers.TiktokenRankCount;
         var added = Llama3Tokens.SpecialTokens(first).Take(10)

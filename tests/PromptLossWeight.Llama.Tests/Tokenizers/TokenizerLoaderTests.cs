@@ -66,38 +66,61 @@ public class TokenizerLoaderTests
     }
 
     [Fact]
-    public void A_tokenizer_json_whose_ids_do_not_follow_merge_order_is_reported()
+    public void A_tokenizer_json_whose_ids_do_not_follow_merge_order_merges_by_rank_in_the_merges_list()
     {
         using var folder = new TempFolder();
         folder.Write("tokenizer.json", TokenizerJsonWriter.Write(reverseMergeIds: true));
+        var vocabulary = TokenizerJsonWriter.Vocabulary(reverseMergeIds: true);
 
-        var act = () => TokenizerLoader.Load(folder.Path);
+        var tokenizer = TokenizerLoader.Load(folder.Path).Tokenizer;
 
-        act.Should().Throw<InvalidDataException>().WithMessage("*tokenizer.json*merge 1*merge order*");
+        tokenizer.Encode("hello world").Should().Equal(vocabulary["hello"], vocabulary[TokenizerJsonWriter.ByteLevel(" world")]);
+        tokenizer.Decode(tokenizer.Encode("hello world")).Should().Be("hello world");
     }
 
     [Fact]
-    public void A_sentencepiece_style_tokenizer_json_is_reported_as_unsupported()
+    public void A_sentencepiece_style_tokenizer_json_prepends_the_space_mark_and_falls_back_to_bytes()
     {
         using var folder = new TempFolder();
-        folder.Write("tokenizer.json", """{ "model": { "type": "BPE", "byte_fallback": true, "vocab": { "\u2581a": 0 }, "merges": [] } }""");
+        folder.Write("tokenizer.json", TokenizerJsonWriter.WriteSentencePieceStyle());
+        var vocabulary = TokenizerJsonWriter.SentencePieceStyleVocabulary;
 
-        var act = () => TokenizerLoader.Load(folder.Path);
+        var tokenizer = TokenizerLoader.Load(folder.Path).Tokenizer;
 
-        act.Should().Throw<InvalidDataException>().WithMessage("*tokenizer.json*byte_fallback*provide the SentencePiece tokenizer.model*");
+        tokenizer.Kind.Should().Be(TokenizerKind.TokenizerJson);
+        tokenizer.Encode("ab a").Should().Equal(vocabulary["\u2581ab"], vocabulary["\u2581a"]);
+        tokenizer.Encode("é").Should().Equal(vocabulary["\u2581"], vocabulary["<0xC3>"], vocabulary["<0xA9>"]);
+        tokenizer.Encode("ab", atStart: false).Should().Equal(vocabulary["ab"]);
+        tokenizer.Decode(tokenizer.Encode(" ab é a")).Should().Be(" ab é a");
+        tokenizer.Decode(tokenizer.Encode("b a", atStart: false), atStart: false).Should().Be("b a");
     }
 
     [Fact]
-    public void A_corrupt_tokenizer_model_is_skipped_for_a_usable_tokenizer_json_with_a_note()
+    public void Tokenizer_json_comes_first_then_tokenizer_model_then_original_tokenizer_model()
     {
         using var folder = new TempFolder();
-        folder.Write("tokenizer.model", "this is not a tokenizer");
+        Directory.CreateDirectory(Path.Combine(folder.Path, "original"));
+        folder.Write(Path.Combine("original", "tokenizer.model"), TestTokenizers.TiktokenFileBytes());
+        TokenizerLoader.Load(folder.Path).File.Should().Be(Path.Combine(folder.Path, "original", "tokenizer.model"));
+
+        folder.Write("tokenizer.model", TestTokenizers.SentencePieceModelBytes());
+        TokenizerLoader.Load(folder.Path).File.Should().Be(Path.Combine(folder.Path, "tokenizer.model"));
+
         folder.Write("tokenizer.json", TokenizerJsonWriter.Write());
+        TokenizerLoader.Load(folder.Path).File.Should().Be(Path.Combine(folder.Path, "tokenizer.json"));
+    }
+
+    [Fact]
+    public void A_corrupt_tokenizer_json_is_skipped_for_a_usable_tokenizer_model_with_a_note()
+    {
+        using var folder = new TempFolder();
+        folder.Write("tokenizer.json", "{ not json");
+        folder.Write("tokenizer.model", TestTokenizers.SentencePieceModelBytes());
 
         var result = TokenizerLoader.Load(folder.Path);
 
-        result.File.Should().EndWith("tokenizer.json");
-        result.Notes.Should().Contain(n => n.Contains("skipped") && n.Contains("tokenizer.model"));
+        result.File.Should().EndWith("tokenizer.model");
+        result.Notes.Should().Contain(n => n.Contains("skipped") && n.Contains("tokenizer.json"));
     }
 
     [Fact]
@@ -110,7 +133,20 @@ public class TokenizerLoaderTests
         var act = () => TokenizerLoader.Load(folder.Path);
 
         act.Should().Throw<InvalidDataException>()
-            .WithMessage("*tokenizer.model: neither a SentencePiece model nor a tiktoken file*tokenizer.json: not valid JSON*");
+            .WithMessage("*tokenizer.json: not valid JSON*tokenizer.model: not a valid SentencePiece model*");
+    }
+
+    [Fact]
+    public void A_truncated_sentencepiece_model_gets_the_sentencepiece_parsers_error_naming_the_file()
+    {
+        using var folder = new TempFolder();
+        byte[] good = TestTokenizers.SentencePieceModelBytes();
+        string path = folder.Write("tokenizer.model", good[..(good.Length * 2 / 3)]);
+
+        var act = () => TokenizerLoader.LoadFile(path);
+
+        act.Should().Throw<InvalidDataException>().WithMessage($"{path}: not a valid SentencePiece model*")
+            .Which.Message.Should().NotContain("tiktoken");
     }
 
     [Fact]
@@ -120,7 +156,7 @@ public class TokenizerLoaderTests
 
         var act = () => TokenizerLoader.Load(folder.Path);
 
-        act.Should().Throw<FileNotFoundException>().WithMessage($"*{folder.Path}*tokenizer.model or tokenizer.json*");
+        act.Should().Throw<FileNotFoundException>().WithMessage($"*{folder.Path}*tokenizer.json, tokenizer.model, original*tokenizer.model*");
     }
 
     [Fact]
@@ -137,14 +173,16 @@ public class TokenizerLoaderTests
     }
 
     [Fact]
-    public void Settings_the_loader_cannot_apply_are_reported_in_the_notes()
+    public void The_byte_level_prefix_space_is_applied_and_a_missing_bos_is_noted()
     {
-        using var folder = new TempFolder();
-        folder.Write("tokenizer.json", TokenizerJsonWriter.Write(addPrefixSpace: true));
+        using var withPrefix = new TempFolder();
+        withPrefix.Write("tokenizer.json", TokenizerJsonWriter.Write(addPrefixSpace: true));
+        using var without = new TempFolder();
+        without.Write("tokenizer.json", TokenizerJsonWriter.Write());
 
-        var result = TokenizerLoader.Load(folder.Path);
+        var result = TokenizerLoader.Load(withPrefix.Path);
 
-        result.Notes.Should().Contain(n => n.Contains("add_prefix_space"));
+        result.Tokenizer.Encode("hello world").Should().Equal(TokenizerLoader.Load(without.Path).Tokenizer.Encode(" hello world"));
         result.Notes.Should().Contain(n => n.Contains("bos_token"));
         result.Tokenizer.BosId.Should().BeNull();
     }

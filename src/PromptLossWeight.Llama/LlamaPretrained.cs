@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Logging;
+using PromptLossWeight.Hub;
+using PromptLossWeight.Llama.Chat;
+using PromptLossWeight.Llama.Checkpoints;
+using PromptLossWeight.Llama.Model;
+using PromptLossWeight.Llama.Tokenizers;
+using TorchSharp;
+
+namespace PromptLossWeight.Llama;
+
+/// <summary>What <see cref="LlamaPretrained.Load"/> found in a model folder.</summary>
+/// <param name="Model">The model with its weights (<see cref="LlamaCheckpoint.Load"/>).</param>
+/// <param name="Tokenizer">The tokenizer (<see cref="TokenizerLoader.Load"/>).</param>
+/// <param name="Template">The model's own chat template (<see cref="ChatTemplate.FromPretrained(string, ChatTokenizer)"/>), or a built-in one when the folder has none.</param>
+/// <param name="Notes">What the loaders noticed: skipped files, the template used.</param>
+public sealed record LlamaPretrainedResult(LlamaForCausalLM Model, ChatTokenizer Tokenizer, IChatTemplate Template, IReadOnlyList<string> Notes);
+
+/// <summary>One call that loads model, tokenizer and chat template from a Hugging Face Llama-family model folder.</summary>
+public static class LlamaPretrained
+{
+    /// <summary>
+    /// Loads <c>config.json</c> and the safetensors weights (<see cref="LlamaCheckpoint.Load"/>), the tokenizer
+    /// (<c>tokenizer.json</c>, <c>tokenizer.model</c> or <c>original/tokenizer.model</c>) and the chat template
+    /// (the folder's own <c>chat_template</c>; without one, the built-in template whose special tokens the tokenizer
+    /// has: llama-3, chatml, or llama-2 for a SentencePiece tokenizer). Errors name the file; a tokenizer with more ids
+    /// than the model's vocab_size is refused.
+    /// </summary>
+    /// <param name="folder">The model folder, or a Hugging Face repo id ("org/name", optionally "@revision") resolved
+    /// through the local cache (<see cref="HuggingFaceHub.ResolveModelFolder"/>).</param>
+    /// <param name="device">Where to put the model; null picks CUDA when available, else the CPU.</param>
+    /// <param name="dtype">Float32, BFloat16 or Float16; null uses the config's torch_dtype.</param>
+    /// <param name="logger">Receives one line per weights file loaded.</param>
+    /// <param name="hub">Cache locations and whether a repo id missing from the cache is downloaded; null: the defaults (no download).</param>
+    public static LlamaPretrainedResult Load(string folder, torch.Device? device = null, torch.ScalarType? dtype = null, ILogger? logger = null,
+        HubOptions? hub = null)
+    {
+        folder = HuggingFaceHub.ResolveModelFolder(folder, hub);
+        var tokenizer = TokenizerLoader.Load(folder);
+        var notes = tokenizer.Notes.ToList();
+        IChatTemplate template;
+        try
+        {
+            template = ChatTemplate.FromPretrained(folder, tokenizer.Tokenizer);
+            notes.Add($"chat template: {template.Name}");
+        }
+        catch (InvalidDataException e) when (e.Message.Contains("no chat template", StringComparison.Ordinal))
+        {
+            template = BuiltIn(tokenizer.Tokenizer, folder);
+            notes.Add($"no chat template in {folder}; using the built-in {template.Name} template.");
+        }
+        var model = LlamaCheckpoint.Load(folder, device, dtype, logger);
+        if (tokenizer.Tokenizer.VocabSize > model.Config.VocabSize)
+        {
+            model.Dispose();
+            throw new InvalidDataException(
+                $"{tokenizer.File}: the tokenizer has {tokenizer.Tokenizer.VocabSize} ids but {Path.Combine(folder, "config.json")} has vocab_size {model.Config.VocabSize}; they do not belong together.");
+        }
+        return new LlamaPretrainedResult(model, tokenizer.Tokenizer, template, notes);
+    }
+
+    private static ChatTemplate BuiltIn(ChatTokenizer tokenizer, string folder)
+    {
+        if (tokenizer.TryGetSpecialTokenId(Llama3Tokens.EndOfTurn, out _))
+            return new Llama3ChatTemplate(tokenizer);
+        if (tokenizer.TryGetSpecialTokenId(ChatMLTemplate.ImStart, out _))
+            return new ChatMLTemplate(tokenizer);
+        if (tokenizer.BosToken is not null && tokenizer.EosToken is not null)
+            return new Llama2ChatTemplate(tokenizer);
+        throw new InvalidDataException($"{folder}: no chat template, and the tokenizer fits no built-in template (llama-3, chatml, llama-2).");
+    }
+}
