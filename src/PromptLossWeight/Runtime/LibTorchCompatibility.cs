@@ -25,7 +25,10 @@ internal static class LibTorchCompatibility
         "/lib64", "/usr/lib64", "/lib", "/usr/lib",
     ];
 
-    /// <summary>Checks <paramref name="libTorchSharp"/> against the libraries in <paramref name="folders"/>.</summary>
+    /// <summary>
+    /// Checks <paramref name="libTorchSharp"/> against the libraries in <paramref name="folders"/>. Touches no TorchSharp
+    /// type that would load the native backend (this runs before it loads).
+    /// </summary>
     public static LibTorchReport Check(string libTorchSharp, IReadOnlyList<string> folders)
     {
         var problems = new List<string>();
@@ -83,8 +86,9 @@ internal static class LibTorchCompatibility
         if (missing.Count > 0)
             problems.Add($"{missing.Count} of the {unversioned.Count} libtorch symbols that {rootName} imports are exported by none of " +
                          $"{string.Join(", ", order.Select(l => Path.GetFileName(l.Path)))}; for example {string.Join(", ", missing.Take(3))} " +
-                         "(c++filt decodes them). This libtorch is not the version TorchSharp was built against: use a PyTorch whose " +
-                         $"libtorch matches TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version} (libtorch {TorchSharp.torch.__version__}).");
+                         "(c++filt decodes them). This libtorch does not match the one TorchSharp " +
+                         $"{typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString(3)} was built against (TorchSharp 0.107: libtorch 2.10): " +
+                         "use a PyTorch whose libtorch exports these symbols, or TorchSharp's own runtime package.");
         return new LibTorchReport(problems, unversioned.Count, order.Select(l => l.Path).ToList());
     }
 
