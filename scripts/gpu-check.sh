@@ -28,6 +28,8 @@ pack() {
     if ls "$dir/stage/$name"/libtorch_cpu.so >/dev/null 2>&1; then
       echo "gpu-check: $name still carries libtorch_cpu.so; PromptLossWeightExternalLibTorch did not apply" >&2; exit 1
     fi
+    # What a console run on Linux does not use: the test SDK's code-coverage engines, other platforms, translations, symbols.
+    (cd "$dir/stage/$name" && rm -rf CodeCoverage macos win* osx* cs de es fr it ja ko pl pt-BR ru tr zh-Hans zh-Hant ./*.pdb)
   done
   # The .NET runtime this machine runs on (the GPU machine has none).
   dotnet_root=$(dirname "$(readlink -f "$(command -v dotnet)")")
@@ -48,7 +50,8 @@ pack() {
   fi
   cp -r "$packages/xunit.runner.console/$xunit_version/tools/netcoreapp2.0" "$dir/stage/xunit"
   echo "== compress"
-  tar -C "$dir/stage" -cJf "$dir/plw-gpu.tar.xz" .
+  # A 64 MiB dictionary, so that the files the four apps share are stored once.
+  XZ_OPT="-9 -T0" tar -C "$dir/stage" -cJf "$dir/plw-gpu.tar.xz" .
   rm -rf "$dir/stage"
   du -h "$dir/plw-gpu.tar.xz"
 }
@@ -96,7 +99,12 @@ case "$mode" in
     logs="$dir/logs"; mkdir -p "$logs"
     unpack
     packages="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
-    export PLW_LIBTORCH_DIR=$(ls -d "$packages"/libtorch-cpu-linux-x64/*/runtimes/linux-x64/native | tail -1)
+    PLW_LIBTORCH_DIR=$(ls -d "$packages"/libtorch-cpu-linux-x64/*/runtimes/linux-x64/native | tail -1)
+    export PLW_LIBTORCH_DIR
+    # As on a machine without .NET: no NuGet cache, from which the xUnit runner would otherwise load TorchSharp's
+    # package files instead of those published beside the tests.
+    NUGET_PACKAGES=$(mktemp -d)
+    export NUGET_PACKAGES
     # The CUDA tests' code on the CPU stand-in device, with libtorch loaded through PLW_LIBTORCH_DIR.
     filter="-trait Category=Cuda"
     PLW_CUDA_TESTS_DEVICE=cpu run_tests "$work" ;;

@@ -83,7 +83,9 @@ public static class TorchRuntime
         if (string.IsNullOrWhiteSpace(folder)) return;
         string? libTorchSharp = FindLibTorchSharp();
         IReadOnlyList<string> libraries = ExternalLibTorchPlan(folder, libTorchSharp, AppContext.BaseDirectory);
-        foreach (string library in libraries)
+        // By full path, libLibTorchSharp last: a library that does not load fails here, with its name, rather than
+        // inside TorchSharp's generic loader; TorchSharp's own load by name then finds them loaded.
+        foreach (string library in libraries.Append(libTorchSharp!))
         {
             try
             {
