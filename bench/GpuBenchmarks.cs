@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
 using PromptLossWeight.Llama.Lora;
 using PromptLossWeight.Llama.Model;
 using PromptLossWeight.Loss;

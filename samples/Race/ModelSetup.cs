@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using PromptLossWeight.Hub;
 using PromptLossWeight.Llama.Chat;
 using PromptLossWeight.Llama.Checkpoints;
 using PromptLossWeight.Llama.Lora;
@@ -76,7 +77,7 @@ public sealed class ModelSetup
             // Real data needs its own words: build a word-level vocabulary from the training texts.
             Directory.CreateDirectory(options.OutputDirectory);
             vocabulary = Path.Combine(options.OutputDirectory, "vocab.txt");
-            WordLevelTokenizer.BuildVocabulary(data.Train.Select(Data.Race.RacePrompt.Prompt), vocabulary);
+            WordLevelTokenizer.BuildVocabulary(data.Train.Select(Data.RacePrompt.Prompt), vocabulary);
         }
         ChatTokenizer tokenizer = WordLevelTokenizer.Load(vocabulary);
         var m = options.SmallModel;
@@ -95,7 +96,7 @@ public sealed class ModelSetup
 
     private static ModelSetup Checkpoint(RaceExperimentOptions options, Device device, ILogger logger)
     {
-        string dir = options.ModelDirectory!;
+        string dir = HuggingFaceHub.ResolveModelFolder(options.ModelDirectory!, options.Hub);
         if (!File.Exists(Path.Combine(dir, "config.json")))
             throw new ArgumentException($"--model {dir}: no config.json (expected an HF Llama checkpoint folder).");
         string tokenizerPath = Path.Combine(dir, "tokenizer.model");
@@ -130,7 +131,8 @@ public sealed class ModelSetup
         ChatTemplate template = ChatTemplate.Create(templateName, tokenizer);
         var lora = new LoraConfig { R = options.LoraRank, Alpha = 2.0 * options.LoraRank, Dropout = 0.05, TargetModules = ["q_proj", "k_proj", "v_proj", "o_proj"] }.Validate();
         LlamaConfig config = LlamaConfig.Load(Path.Combine(dir, "config.json"));
-        string description = $"{dir}: {config.NumHiddenLayers} layers, d={config.HiddenSize}, vocabulary {config.VocabSize}; " +
+        string name = dir == options.ModelDirectory ? dir : $"{options.ModelDirectory} ({dir})";
+        string description = $"{name}: {config.NumHiddenLayers} layers, d={config.HiddenSize}, vocabulary {config.VocabSize}; " +
             $"LoRA r={lora.R}, alpha={lora.Alpha} on q/k/v/o; template {templateName}";
         return new ModelSetup(template, tokenizer.EosId ?? 0, new ChunkedWeightedCrossEntropy(), description, () =>
         {

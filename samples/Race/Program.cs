@@ -1,8 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
-using PromptLossWeight.Data;
-using PromptLossWeight.Data.Race;
+using PromptLossWeight.Hub;
+using PromptLossWeight.Readers;
+using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Samples.Race.Reporting;
 using Spectre.Console;
 
@@ -18,8 +19,10 @@ public static class Program
     public static int Main(string[] args)
     {
         var defaults = new RaceExperimentOptions();
-        var model = new Option<string?>("--model") { Description = "HF Llama checkpoint folder (config.json, *.safetensors, tokenizer.model); LoRA is trained on it. Default: a small Llama from scratch." };
-        var data = new Option<string?>("--data") { Description = "RACE: release folder (train|dev|test/high|middle), HF Parquet folder or file, JSON Lines, or release .txt. Default: built-in synthetic set." };
+        var model = new Option<string?>("--model") { Description = "HF Llama checkpoint: repo id in the Hugging Face cache (org/name[@revision]) or folder (config.json, *.safetensors, tokenizer.model); LoRA is trained on it. Default: a small Llama from scratch." };
+        var data = new Option<string?>("--data") { Description = "RACE: HF dataset id (e.g. ehovy/race, from the hub or datasets cache), release folder (train|dev|test/high|middle), HF Parquet folder or file, JSON Lines, or release .txt. Default: built-in synthetic set." };
+        var download = new Option<bool>("--download") { Description = "Download a --model or --data repo id that is not in the Hugging Face cache (HF_TOKEN for gated models, HF_ENDPOINT for a mirror)." };
+        var cacheDir = new Option<string?>("--cache-dir") { Description = "Hugging Face hub cache (default: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub)." };
         var validation = new Option<string?>("--validation") { Description = "Validation data (default: the data's validation split, or a held-out fraction of a single file)." };
         var validationFraction = new Option<double>("--validation-fraction") { Description = "Fraction of a single file held out for validation.", DefaultValueFactory = _ => defaults.ValidationFraction };
         var config = new Option<RaceConfig>("--config") { Description = "RACE config: All, High or Middle.", DefaultValueFactory = _ => defaults.Config };
@@ -54,7 +57,7 @@ public static class Program
 
         var root = new RootCommand("RACE prompt-loss-weight sweep: trains one run per PLW and reports completion loss, full loss and accuracy.")
         {
-            model, data, validation, validationFraction, config, plw, epochs, maxSteps, batchSize, lr, evalSteps, loraRank, device, output,
+            model, data, download, cacheDir, validation, validationFraction, config, plw, epochs, maxSteps, batchSize, lr, evalSteps, loraRank, device, output,
             maxExamples, maxEval, maxLength, skipBad, template, seed, threads, hidden, layers, heads, trainExamples, facts, fillers, distractors, schedule, townCount, shuffle, parallel, pack,
         };
         root.SetAction(result =>
@@ -66,6 +69,7 @@ public static class Program
                 {
                     ModelDirectory = modelDir,
                     DataPath = result.GetValue(data),
+                    Hub = new HubOptions { AllowDownload = result.GetValue(download), CacheDirectory = result.GetValue(cacheDir) },
                     ValidationPath = result.GetValue(validation),
                     ValidationFraction = result.GetValue(validationFraction),
                     Config = result.GetValue(config),
@@ -103,13 +107,59 @@ public static class Program
                 };
                 return Run(options.Validate());
             }
-            catch (Exception e) when (e is DataFormatException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
+            catch (Exception e) when (e is DataFormatException or HubException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
                 return 1;
             }
         });
         return root.Parse(args).Invoke();
+    }
+
+    /// <summary>
+    /// Downloads the --model and --data repo ids that the caches lack, with a progress bar per file, and points the
+    /// options at the snapshot folders.
+    /// </summary>
+    private static RaceExperimentOptions Download(RaceExperimentOptions options)
+    {
+        string? model = options.ModelDirectory, data = options.DataPath;
+        bool needModel = HuggingFaceHub.IsRepoId(model)
+            && HuggingFaceHub.FindCachedSnapshot(HubRepoId.Parse(model!), HubRepoType.Model, options.Hub) is var snapshot
+            && (snapshot is null || !File.Exists(Path.Combine(snapshot, "config.json")));
+        string configName = options.Config.ToString().ToLowerInvariant();
+        bool needData = HuggingFaceHub.IsRepoId(data)
+            && HuggingFaceHub.FindCachedSnapshot(HubRepoId.Parse(data!), HubRepoType.Dataset, options.Hub) is null
+            && HuggingFaceHub.FindDatasetsArrowFiles(HubRepoId.Parse(data!), configName, "train", options.Hub).Count == 0;
+        if (!needModel && !needData) return options;
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var bars = new Dictionary<string, ProgressTask>();
+                var hub = options.Hub with
+                {
+                    Progress = new InlineProgress<HubDownloadProgress>(p =>
+                    {
+                        string key = $"{p.Repo}/{p.File}";
+                        if (!bars.TryGetValue(key, out ProgressTask? bar))
+                            bars[key] = bar = context.AddTask(Markup.Escape(key), maxValue: Math.Max(1, p.TotalBytes ?? p.BytesDone));
+                        bar.Value = p.BytesDone;
+                        if (p.Completed) bar.StopTask();
+                    }),
+                };
+                if (needModel) model = HuggingFaceHub.ResolveModelFolder(model!, hub);
+                if (needData)
+                    data = HuggingFaceHub.ResolveDatasetFolder(data!, hub,
+                        f => f.StartsWith(configName + "/", StringComparison.Ordinal) && f.EndsWith(".parquet", StringComparison.Ordinal));
+            });
+        return options with { ModelDirectory = model, DataPath = data };
+    }
+
+    /// <summary>An <see cref="IProgress{T}"/> that reports on the caller's thread (Spectre's context is thread-safe).</summary>
+    private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
     }
 
     /// <summary>Parses "1,0.1,0" (invariant culture).</summary>
@@ -128,8 +178,9 @@ public static class Program
     private static int Run(RaceExperimentOptions options)
     {
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
-        var experiment = new RaceExperiment(options, loggers);
         AnsiConsole.MarkupLine("[bold]RACE prompt-loss-weight sweep[/]");
+        if (options.Hub.DownloadsAllowed) options = Download(options);
+        var experiment = new RaceExperiment(options, loggers);
         RaceExperimentResult result = AnsiConsole.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())

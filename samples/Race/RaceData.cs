@@ -1,5 +1,6 @@
-using PromptLossWeight.Data;
-using PromptLossWeight.Data.Race;
+using PromptLossWeight.Hub;
+using PromptLossWeight.Readers;
+using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Samples.Race.Synthetic;
 
 namespace PromptLossWeight.Samples.Race;
@@ -32,10 +33,10 @@ public sealed record RaceData(IReadOnlyList<RaceExample> Train, IReadOnlyList<Ra
         var policy = options.SkipBadRecords ? BadRecordPolicy.Skip : BadRecordPolicy.Throw;
         var trainRead = new DataReadOptions { BadRecords = policy, MaxRecords = options.MaxExamples };
         var evalRead = new DataReadOptions { BadRecords = policy, MaxRecords = options.MaxEvalExamples };
-        if (options.ValidationPath is not null || Directory.Exists(options.DataPath))
+        if (options.ValidationPath is not null || Directory.Exists(options.DataPath) || HuggingFaceHub.IsRepoId(options.DataPath))
         {
-            var train = RaceDataset.Load(options.DataPath, options.Config, RaceSplit.Train, trainRead);
-            var validation = RaceDataset.Load(options.ValidationPath ?? options.DataPath, options.Config, RaceSplit.Validation, evalRead);
+            var train = RaceDataset.Load(options.DataPath, options.Config, RaceSplit.Train, trainRead, options.Hub);
+            var validation = RaceDataset.Load(options.ValidationPath ?? options.DataPath, options.Config, RaceSplit.Validation, evalRead, options.Hub);
             Require(train.Records, options.DataPath, "training");
             Require(validation.Records, options.ValidationPath ?? options.DataPath, "validation");
             return new RaceData(train.Records, validation.Records, $"RACE from {options.DataPath} (config {options.Config})",

@@ -1,4 +1,5 @@
-using PromptLossWeight.Data.Race;
+using PromptLossWeight.Hub;
+using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Samples.Race.Synthetic;
 
 namespace PromptLossWeight.Samples.Race;
@@ -6,11 +7,17 @@ namespace PromptLossWeight.Samples.Race;
 /// <summary>Everything the RACE experiment runner needs; the defaults are the embedded demonstration.</summary>
 public sealed record RaceExperimentOptions
 {
-    /// <summary>An HF Llama checkpoint folder (config.json, safetensors, tokenizer.model); null trains the small built-in model from scratch.</summary>
+    /// <summary>
+    /// An HF Llama checkpoint: a repo id such as "meta-llama/Llama-2-7b-hf" found in the Hugging Face cache, or a folder
+    /// (config.json, safetensors, tokenizer.model); null trains the small built-in model from scratch.
+    /// </summary>
     public string? ModelDirectory { get; init; }
 
-    /// <summary>RACE data (folder, .parquet, .jsonl or release .txt); null uses the built-in synthetic set.</summary>
+    /// <summary>RACE data (a dataset id such as "ehovy/race", a folder, .parquet, .jsonl or release .txt); null uses the built-in synthetic set.</summary>
     public string? DataPath { get; init; }
+
+    /// <summary>Hugging Face cache locations and whether repo ids missing from the cache are downloaded.</summary>
+    public HubOptions Hub { get; init; } = new();
 
     /// <summary>Validation data; null takes the data's validation split, or a fraction of a single file.</summary>
     public string? ValidationPath { get; init; }

@@ -1,5 +1,6 @@
 using PromptLossWeight.Samples.Race;
 using PromptLossWeight.Testing;
+using PromptLossWeight.Tests.Shared;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,4 +1,4 @@
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 using ScottPlot;
 
 namespace PromptLossWeight.Samples.Race.Reporting;

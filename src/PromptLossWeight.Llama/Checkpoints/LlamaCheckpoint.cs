@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using PromptLossWeight.Hub;
 using PromptLossWeight.IO;
 using PromptLossWeight.Llama.Model;
 using TorchSharp;
@@ -25,14 +26,18 @@ public static class LlamaCheckpoint
     public const long DefaultMaxShardBytes = 5_000_000_000;
 
     /// <summary>
-    /// Loads config and weights from a checkpoint folder.
+    /// Loads config and weights from a checkpoint folder or a Hugging Face repo id.
     /// </summary>
-    /// <param name="directory">Folder with config.json and model.safetensors or an index plus shards.</param>
+    /// <param name="directory">Folder with config.json and model.safetensors or an index plus shards, or a repo id such as
+    /// "meta-llama/Llama-2-7b-hf" (optionally "@revision") found in the local Hugging Face cache (see <see cref="HuggingFaceHub"/>).</param>
     /// <param name="device">Where to put the model; null picks CUDA when available, else the CPU.</param>
     /// <param name="dtype">Float32, BFloat16 or Float16; null uses the config's torch_dtype.</param>
     /// <param name="logger">Receives one line per file loaded.</param>
-    public static LlamaForCausalLM Load(string directory, Device? device = null, ScalarType? dtype = null, ILogger? logger = null)
+    /// <param name="hub">Cache locations and whether a repo id missing from the cache is downloaded; null: the defaults (no download).</param>
+    /// <exception cref="HubException">A repo id is not cached and may not or could not be downloaded.</exception>
+    public static LlamaForCausalLM Load(string directory, Device? device = null, ScalarType? dtype = null, ILogger? logger = null, HubOptions? hub = null)
     {
+        directory = HuggingFaceHub.ResolveModelFolder(directory, hub);
         LlamaConfig config = LlamaConfig.Load(directory);
         var model = new LlamaForCausalLM(config, device, dtype, initialize: false);
         try

@@ -1,12 +1,12 @@
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Training;
 
 namespace PromptLossWeight.Logging;
 
 /// <summary>
-/// Logs a training run as TensorBoard scalars: at every evaluation one event at the record's step with
+/// Logs a training run as TensorBoard scalars: at every evaluation, at the record's step,
 /// <c>train/loss</c> (mean since the previous evaluation), <c>train/learning_rate</c>,
-/// <c>train/prompt_loss_weight</c> and <c>eval/&lt;metric&gt;</c> for each metric, flushed to disk at once; at
+/// <c>train/prompt_loss_weight</c> and <c>eval/&lt;metric&gt;</c> for each metric, on disk at once; at
 /// step ends <c>train/step_loss</c> (every <see cref="StepLossInterval"/> steps). Add it to <see cref="Trainer.Callbacks"/>.
 /// </summary>
 /// <remarks>
@@ -54,8 +54,7 @@ public sealed class TensorBoardCallback : TrainerCallback, IDisposable
     public string? FilePath { get; private set; }
 
     /// <summary>
-    /// Logs the step loss (NaN or infinity for a skipped non-finite step) every <see cref="StepLossInterval"/> steps;
-    /// it reaches the disk with the next evaluation's flush (or earlier, when the file buffer fills).
+    /// Logs the step loss (NaN or infinity for a skipped non-finite step) every <see cref="StepLossInterval"/> steps.
     /// </summary>
     public override void OnStepEnd(TrainerContext context)
     {
@@ -63,7 +62,7 @@ public sealed class TensorBoardCallback : TrainerCallback, IDisposable
             Writer().AddScalar(StepLossTag, context.StepLoss, context.Step);
     }
 
-    /// <summary>Logs the record's training state and metrics as one event at its step and flushes the file.</summary>
+    /// <summary>Logs the record's training state and metrics at its step.</summary>
     public override void OnEvaluate(TrainerContext context, MetricRecord record)
     {
         var scalars = new List<KeyValuePair<string, double>>
@@ -74,15 +73,13 @@ public sealed class TensorBoardCallback : TrainerCallback, IDisposable
         };
         foreach (var (name, value) in record.Metrics.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             scalars.Add(new(EvalPrefix + name, value));
-        TensorBoardWriter writer = Writer();
-        writer.AddScalars(record.Step, scalars);
-        writer.Flush();
+        Writer().AddScalars(record.Step, scalars);
     }
 
-    /// <summary>Flushes and closes the event file.</summary>
+    /// <summary>Closes the event file.</summary>
     public override void OnTrainEnd(TrainerContext context) => Dispose();
 
-    /// <summary>Flushes and closes the event file (for runs that end with an exception).</summary>
+    /// <summary>Closes the event file (for runs that end with an exception).</summary>
     public void Dispose()
     {
         _writer?.Dispose();

@@ -1,7 +1,9 @@
+using PromptLossWeight.Hub;
 using PromptLossWeight.IO;
 using PromptLossWeight.Llama.Checkpoints;
 using PromptLossWeight.Llama.Model;
 using PromptLossWeight.Llama.Tests.Support;
+using PromptLossWeight.Tests.Support;
 using static TorchSharp.torch;
 
 namespace PromptLossWeight.Llama.Tests.Checkpoints;
@@ -24,6 +26,25 @@ public class LlamaCheckpointTests
         using var b = loaded.Logits(ids);
         Tiny.MaxAbsDiff(a, b).Should().Be(0);
         loaded.Config.Should().BeEquivalentTo(model.Config, o => o.Excluding(c => c.HeadDimOverride));
+    }
+
+    [Fact]
+    public void A_repo_id_loads_the_sharded_checkpoint_of_its_snapshot_in_the_hugging_face_cache()
+    {
+        using var model = Tiny.Model();
+        string staging = Tiny.TempDir(), hub = Tiny.TempDir();
+        LlamaCheckpoint.Save(model, staging, maxShardBytes: 20_000);
+        string snapshot = new FakeHubCache(hub).AddSnapshotFromFolder("models", "org/tiny-llama", FakeHubCache.Commit("tiny"), staging);
+        new FileInfo(Path.Combine(snapshot, LlamaCheckpoint.IndexFileName)).LinkTarget.Should().NotBeNull("snapshot files link into blobs/");
+
+        using var loaded = LlamaCheckpoint.Load("org/tiny-llama", CPU, hub: new HubOptions { CacheDirectory = hub });
+
+        using var ids = Tiny.RandomIds(1, 8, seed: 7);
+        using var a = model.Logits(ids);
+        using var b = loaded.Logits(ids);
+        Tiny.MaxAbsDiff(a, b).Should().Be(0);
+        Action missing = () => LlamaCheckpoint.Load("org/other", CPU, hub: new HubOptions { CacheDirectory = hub });
+        missing.Should().Throw<HubException>().WithMessage("*huggingface-cli download org/other*");
     }
 
     [Fact]

@@ -1,10 +1,10 @@
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
 using PromptLossWeight.Llama.Generation;
 using PromptLossWeight.Llama.Lora;
 using PromptLossWeight.Llama.Model;
 using PromptLossWeight.Llama.Tests.Support;
 using PromptLossWeight.Loss;
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Testing;
 using PromptLossWeight.Training;
 using TorchSharp;

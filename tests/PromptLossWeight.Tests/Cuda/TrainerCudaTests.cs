@@ -1,6 +1,7 @@
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Testing;
-using PromptLossWeight.Tests.Training;
+using PromptLossWeight.Tests.Shared;
+using PromptLossWeight.Tests.Support;
 using PromptLossWeight.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -32,14 +33,14 @@ public class TrainerCudaTests
     public void A_trainer_on_cuda_lowers_the_loss_saves_checkpoints_and_keeps_the_model_there()
     {
         Device device = PromptLossWeight.Testing.Cuda.Device();
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
 
         var (result, model) = Run(Options(dir.Path, device));
 
         result.Steps.Should().Be(24);
         result.History[^1].Get(MetricNames.FullLoss).Should().BeLessThan(result.History[0].Get(MetricNames.FullLoss));
-        Directory.Exists(dir.Sub("checkpoint-24")).Should().BeTrue();
-        File.Exists(Path.Combine(dir.Sub("checkpoint-24"), "model.safetensors")).Should().BeTrue();
+        Directory.Exists(dir.File("checkpoint-24")).Should().BeTrue();
+        File.Exists(Path.Combine(dir.File("checkpoint-24"), "model.safetensors")).Should().BeTrue();
         model.OutputWeight.device.type.Should().Be(device.type);
     }
 
@@ -47,8 +48,8 @@ public class TrainerCudaTests
     public void On_cuda_training_N_steps_then_resuming_for_N_more_equals_2N_steps_bit_for_bit()
     {
         Device device = PromptLossWeight.Testing.Cuda.Device();
-        using var straightDir = new TempDirectory();
-        using var resumedDir = new TempDirectory();
+        using var straightDir = new TempDir();
+        using var resumedDir = new TempDir();
         var straight = Run(Options(straightDir.Path, device));
 
         Run(Options(resumedDir.Path, device), stopAt: 12);
