@@ -55,35 +55,45 @@ public sealed class Attention : nn.Module, IProjectionOwner
     }
 
     /// <summary>
-    /// x [B, N, D] → [B, N, D]. <paramref name="cos"/>/<paramref name="sin"/> [B, 1, N, H] rotate the new positions;
+    /// x [B, N, D] → [B, N, D]. <paramref name="cos"/>/<paramref name="sin"/> [B, N, 1, H] rotate the new positions;
     /// <paramref name="spans"/>, when given, are the documents of the rows (no cache): attention runs causally within each;
     /// otherwise <paramref name="mask"/> [B, 1, N, T+N] bool says which cached-plus-new keys each query may see;
     /// <paramref name="cache"/>, when given, receives this call's keys/values and supplies the earlier ones.
     /// </summary>
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, DocumentSpans? spans, Tensor? mask, KvCache? cache)
     {
-        if (spans is null && mask is null)
-            throw new ArgumentException("Attention needs either document spans or an explicit mask.", nameof(mask));
+        if ((spans is null || cache is not null) && mask is null)
+            throw new ArgumentException("Attention needs either document spans (without a cache) or an explicit mask.", nameof(mask));
         using var scope = NewDisposeScope();
         long b = x.shape[0], n = x.shape[1];
-        Tensor q = q_proj.call(x).view(b, n, _heads, _headDim).transpose(1, 2);   // [B, heads, N, H]
-        Tensor k = k_proj.call(x).view(b, n, _kvHeads, _headDim).transpose(1, 2); // [B, kvHeads, N, H]
-        Tensor v = v_proj.call(x).view(b, n, _kvHeads, _headDim).transpose(1, 2); // [B, kvHeads, N, H]
-        q = RotaryEmbedding.Apply(q, cos, sin);
-        k = RotaryEmbedding.Apply(k, cos, sin);
-        if (cache is not null) (k, v) = cache.Append(_layer, k, v);              // [B, kvHeads, T+N, H]
         int groups = _heads / _kvHeads;
-        if (groups > 1)
+        // RoPE in the projections' own layout [B, N, heads, H]: its outputs are contiguous in the token-major order that the
+        // per-document path splits along, so no transposed copy is made before attention.
+        Tensor q = RotaryEmbedding.Apply(q_proj.call(x).view(b, n, _heads, _headDim), cos, sin);   // [B, N, heads, H]
+        Tensor k = RotaryEmbedding.Apply(k_proj.call(x).view(b, n, _kvHeads, _headDim), cos, sin); // [B, N, kvHeads, H]
+        Tensor v = v_proj.call(x).view(b, n, _kvHeads, _headDim);                                   // [B, N, kvHeads, H]
+        Tensor y;                                                                                     // [B, N, heads, H]
+        if (spans is not null && cache is null)
         {
-            k = k.repeat_interleave(groups, dim: 1);                                // [B, heads, T+N, H]: head h reads kv head h / groups
-            v = v.repeat_interleave(groups, dim: 1);
+            if (groups > 1)
+            {
+                k = k.repeat_interleave(groups, dim: 2);                                  // [B, N, heads, H]: head h reads kv head h / groups
+                v = v.repeat_interleave(groups, dim: 2);
+            }
+            y = spans.Attend(q, k, v);                                                    // causal within each document
         }
-        Tensor y;                                                                   // [B, N, heads, H]
-        if (spans is not null)
-            y = spans.Attend(q, k, v);                                              // causal within each document
         else
-            y = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask).transpose(1, 2); // explicit mask
-        y = y.reshape(b, n, _heads * _headDim);                                    // [B, N, heads·H]
-        return o_proj.call(y).MoveToOuterDisposeScope();                           // [B, N, D]
+        {
+            Tensor kt = k.transpose(1, 2), vt = v.transpose(1, 2);                       // [B, kvHeads, N, H]
+            if (cache is not null) (kt, vt) = cache.Append(_layer, kt, vt);              // [B, kvHeads, T+N, H]
+            if (groups > 1)
+            {
+                kt = kt.repeat_interleave(groups, dim: 1);                                // [B, heads, T+N, H]
+                vt = vt.repeat_interleave(groups, dim: 1);
+            }
+            y = nn.functional.scaled_dot_product_attention(q.transpose(1, 2), kt, vt, attn_mask: mask).transpose(1, 2);
+        }
+        y = y.reshape(b, n, _heads * _headDim);                                                       // [B, N, heads·H]
+        return o_proj.call(y).MoveToOuterDisposeScope();                                             // [B, N, D]
     }
 }

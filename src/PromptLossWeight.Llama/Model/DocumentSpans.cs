@@ -100,32 +100,35 @@ public sealed class DocumentSpans
     }
 
     /// <summary>
-    /// Causal attention within each document: q, k, v [B, heads, N, H] (k, v already repeated to all query heads) →
+    /// Causal attention within each document: q, k, v [B, N, heads, H] (k, v already repeated to all query heads) →
     /// [B, N, heads, H]. Padding tokens get zeros (their outputs are never used).
     /// </summary>
     public Tensor Attend(Tensor q, Tensor k, Tensor v)
     {
         using var scope = NewDisposeScope();
-        long heads = q.shape[1], headDim = q.shape[3];
+        long heads = q.shape[2], headDim = q.shape[3];
         if (OnePerRowFromStart)
         {
-            Tensor whole = nn.functional.scaled_dot_product_attention(q, k, v, is_casual: true); // [B, heads, N, H]
+            Tensor whole = nn.functional.scaled_dot_product_attention(
+                q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_casual: true);          // [B, heads, N, H]
             return whole.transpose(1, 2).MoveToOuterDisposeScope();                             // [B, N, heads, H]
         }
 
         // The flattened token axis, cut into runs: views [heads, L, H], one per document or padding run.
-        Tensor[] Runs(Tensor t) => t.transpose(1, 2).reshape(_rows * _rowLength, heads, headDim) // [B·N, heads, H]
+        Tensor[] Runs(Tensor t) => t.reshape(_rows * _rowLength, heads, headDim)                 // [B·N, heads, H]
             .transpose(0, 1).split(_runLengths, 1);                                                // [heads, L, H] each
         Tensor[] qs = Runs(q), ks = Runs(k), vs = Runs(v);
         var outputs = new Tensor[qs.Length];
         for (int i = 0; i < qs.Length; i++)
         {
-            outputs[i] = _runIsDocument[i]
+            Tensor run = _runIsDocument[i]
                 ? nn.functional.scaled_dot_product_attention(
                     qs[i].unsqueeze(0), ks[i].unsqueeze(0), vs[i].unsqueeze(0), is_casual: true).squeeze(0) // [heads, L, H]
                 : zeros_like(qs[i]);                                                                          // padding
+            outputs[i] = run.transpose(0, 1);                                                                 // [L, heads, H]
         }
-        Tensor y = cat(outputs, 1);                                                                // [heads, B·N, H]
-        return y.view(heads, _rows, _rowLength, headDim).permute(1, 2, 0, 3).MoveToOuterDisposeScope(); // [B, N, heads, H]
+        // One copy: cat writes the runs token-major, so the result is already laid out as [B, N, heads, H].
+        Tensor y = cat(outputs, 0);                                                                // [B·N, heads, H]
+        return y.view(_rows, _rowLength, heads, headDim).MoveToOuterDisposeScope();              // [B, N, heads, H]
     }
 }

@@ -55,6 +55,17 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, IHiddenStateLa
     /// <summary>The decoder stack.</summary>
     public LlamaModel Model => model;
 
+    /// <summary>
+    /// Activation (gradient) checkpointing of the decoder layers (see <see cref="LlamaModel.GradientCheckpointing"/>):
+    /// trades about a third more compute per training step for the memory of every layer's activations, so that long
+    /// sequences (e.g. 4,096 tokens on a 7B model with LoRA) fit on one GPU.
+    /// </summary>
+    public bool GradientCheckpointing
+    {
+        get => model.GradientCheckpointing;
+        set => model.GradientCheckpointing = value;
+    }
+
     /// <inheritdoc />
     public nn.Module Module => this;
 

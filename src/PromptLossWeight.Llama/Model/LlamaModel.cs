@@ -36,6 +36,13 @@ public sealed class LlamaModel : nn.Module
     public RotaryEmbedding Rotary => _rotary;
 
     /// <summary>
+    /// Activation (gradient) checkpointing: when true, a forward pass with gradients enabled keeps only each decoder
+    /// layer's input and recomputes the layer during backward (about one more forward pass of compute, in exchange for
+    /// the activations of every layer). Calls without gradients, and calls with a KV cache, are not affected.
+    /// </summary>
+    public bool GradientCheckpointing { get; set; }
+
+    /// <summary>
     /// Token ids [B, N] → final normalised hidden states [B, N, D].
     /// </summary>
     /// <param name="inputIds">[B, N] int64 token ids (the new tokens only when a cache is given).</param>
@@ -56,13 +63,16 @@ public sealed class LlamaModel : nn.Module
             throw new ArgumentException($"positionIds must be [B, N] = [{b}, {n}]; got [{string.Join(", ", positions.shape)}].", nameof(positionIds));
 
         Tensor x = embed_tokens.call(inputIds);                                   // [B, N, D]
-        var (cos, sin) = _rotary.CosSin(positions, x.dtype);                      // [B, 1, N, H] each
+        var (cos, sin) = _rotary.CosSin(positions, x.dtype);                      // [B, N, 1, H] each
         // Without a cache, documents that are contiguous spans attend within themselves (no [N, N] mask, no work across
         // documents); the cache/generation path and any other layout keep the explicit mask.
         DocumentSpans? spans = cache is null ? DocumentSpans.Find(docIds) : null;
         Tensor? mask = spans is null ? AttentionMask(docIds.to(device), past, n) : null; // [B, 1, N, T+N]
+        bool checkpoint = GradientCheckpointing && cache is null && is_grad_enabled();
         foreach (DecoderLayer layer in layers)
-            x = layer.Forward(x, cos, sin, spans, mask, cache);                   // [B, N, D]
+            x = checkpoint
+                ? CheckpointedLayer.Run(layer, x, cos, sin, spans, mask)          // [B, N, D], recomputed in backward
+                : layer.Forward(x, cos, sin, spans, mask, cache);                 // [B, N, D]
         return norm.call(x).MoveToOuterDisposeScope();                            // [B, N, D]
     }
 

@@ -53,19 +53,19 @@ public sealed class RotaryEmbedding
     }
 
     /// <summary>
-    /// cos and sin tables for the given positions: positionIds [B, N] int64 → (cos, sin), each [B, 1, N, headDim]
-    /// in <paramref name="dtype"/>, ready to broadcast over heads.
+    /// cos and sin tables for the given positions: positionIds [B, N] int64 → (cos, sin), each [B, N, 1, headDim]
+    /// in <paramref name="dtype"/>, ready to broadcast over the heads of q or k in the layout [B, N, heads, headDim].
     /// </summary>
     public (Tensor Cos, Tensor Sin) CosSin(Tensor positionIds, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
         Tensor invFreq = tensor(_invFreq, device: positionIds.device);                       // [H/2]
         Tensor angles = positionIds.to(ScalarType.Float32).unsqueeze(-1) * invFreq;         // [B, N, H/2]
-        Tensor emb = cat([angles, angles], dim: -1).unsqueeze(1);                          // [B, 1, N, H]
+        Tensor emb = cat([angles, angles], dim: -1).unsqueeze(2);                          // [B, N, 1, H]
         return (emb.cos().to(dtype).MoveToOuterDisposeScope(), emb.sin().to(dtype).MoveToOuterDisposeScope());
     }
 
-    /// <summary>Rotates x [B, heads, N, headDim] by the angles in cos/sin [B, 1, N, headDim].</summary>
+    /// <summary>Rotates x [B, N, heads, headDim] by the angles in cos/sin [B, N, 1, headDim].</summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();

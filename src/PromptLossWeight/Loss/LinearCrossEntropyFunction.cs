@@ -15,6 +15,10 @@ namespace PromptLossWeight.Loss;
 /// three matmuls as autograd over full logits (recomputing logits in backward would cost a fourth), keeps no logits
 /// for backward, and is exact: the first backward pass only multiplies the stored gradients by the incoming scalar.
 /// Only the gradients that are needed are computed (a frozen head gets none).</para>
+/// <para>Precision: fp32 inputs are computed in fp32 throughout. bf16/fp16 inputs keep every matmul in their dtype (the
+/// tensor-core path on a GPU, with fp32 accumulation inside each matmul) and compute the softmax statistics and the loss in
+/// fp32; the weight gradient is accumulated across chunks in the weight's dtype, as the logits path's autograd would hand it
+/// back, so no [V, D] fp32 buffer is held.</para>
 /// <para>A stored gradient may become the storage of the parameter's <c>.grad</c> (autograd adopts it rather than
 /// copying it), so a second backward pass through the same graph (<c>retain_graph</c>) recomputes the gradients from
 /// the saved inputs instead of reusing them. Double backward (<c>create_graph</c>) is not supported.</para>
@@ -80,25 +84,34 @@ internal sealed class LinearCrossEntropyFunction : autograd.SingleTensorFunction
             (_, gradHidden, gradWeight) = Run(saved[0], saved[1], saved[2], saved[3], state.ChunkSize, state.NeedHidden, state.NeedWeight);
         }
 
-        float factor = gradOutput.to(ScalarType.Float32).item<float>();
-        if (factor != 1.0f)
+        // Scaled on the device, without reading the factor back to the host (no synchronisation in backward).
+        using (Tensor factor = gradOutput.detach())
         {
-            gradHidden = gradHidden?.mul_(factor);
-            gradWeight = gradWeight?.mul_(factor);
+            gradHidden?.mul_(factor);
+            gradWeight?.mul_(factor);
         }
         return [gradHidden!, gradWeight!, null!, null!, null!, null!, null!];
     }
 
     /// <summary>The loss (fp32 scalar) and, where asked for, the gradients of hidden and weight, chunk by chunk.</summary>
     private static (Tensor Loss, Tensor? GradHidden, Tensor? GradWeight) Run(Tensor hidden, Tensor weight, Tensor targets, Tensor scale,
+        int chunkSize, bool needHidden, bool needWeight) =>
+        hidden.dtype == ScalarType.Float32
+            ? RunFloat32(hidden, weight, targets, scale, chunkSize, needHidden, needWeight)
+            : RunLowPrecision(hidden, weight, targets, scale, chunkSize, needHidden, needWeight);
+
+    /// <summary>
+    /// fp32 inputs: the softmax and one-hot terms of ∂L/∂logits are applied on either side of the matmuls, so the [c, V]
+    /// buffer is written once (the logits, then E = exp(logits − max) in place) and read by the two gradient matmuls.
+    /// </summary>
+    private static (Tensor Loss, Tensor? GradHidden, Tensor? GradWeight) RunFloat32(Tensor hidden, Tensor weight, Tensor targets, Tensor scale,
         int chunkSize, bool needHidden, bool needWeight)
     {
         using var scope = NewDisposeScope();
         long m = hidden.shape[0], d = hidden.shape[1], v = weight.shape[0];
-        bool lowPrecision = hidden.dtype != ScalarType.Float32;
         Tensor loss = zeros(Array.Empty<long>(), ScalarType.Float32, hidden.device);
         Tensor? gradHidden = needHidden ? empty([m, d], hidden.dtype, hidden.device) : null;
-        Tensor? gradWeight = needWeight ? zeros([v, d], ScalarType.Float32, hidden.device) : null; // fp32 accumulator
+        Tensor? gradWeight = needWeight ? zeros([v, d], ScalarType.Float32, hidden.device) : null;
         Tensor weightT = weight.t();                                                                    // [D, V] view
 
         for (long start = 0; start < m; start += chunkSize)
@@ -108,8 +121,7 @@ internal sealed class LinearCrossEntropyFunction : autograd.SingleTensorFunction
             Tensor h = hidden.narrow(0, start, rows);                          // [c, D]
             Tensor t = targets.narrow(0, start, rows).unsqueeze(1);            // [c, 1]
             Tensor s = scale.narrow(0, start, rows);                           // [c]
-            // One [c, V] fp32 buffer per chunk: the logits, then E = exp(logits − max) in place.
-            Tensor buffer = h.matmul(weightT).to(ScalarType.Float32);         // [c, V] logits
+            Tensor buffer = h.matmul(weightT);                                 // [c, V] logits
             Tensor targetLogit = buffer.gather(1, t).squeeze(1);               // [c]
             Tensor max = buffer.amax([1], keepdim: true);                      // [c, 1]
             Tensor e = buffer.sub_(max).exp_();                                // [c, V] E
@@ -125,20 +137,60 @@ internal sealed class LinearCrossEntropyFunction : autograd.SingleTensorFunction
             Tensor sColumn = s.unsqueeze(1);                                   // [c, 1]
             if (gradHidden is not null)
             {
-                Tensor eLow = lowPrecision ? e.to(weight.dtype) : e;
-                Tensor projected = eLow.matmul(weight).to(ScalarType.Float32); // [c, D]
-                Tensor targetRows = weight.index_select(0, t.squeeze(1)).to(ScalarType.Float32);
+                Tensor projected = e.matmul(weight);                           // [c, D]
+                Tensor targetRows = weight.index_select(0, t.squeeze(1));      // [c, D]
                 gradHidden.narrow(0, start, rows).copy_(projected.mul_(a).sub_(targetRows.mul_(sColumn)));
             }
             if (gradWeight is not null)
             {
-                Tensor h32 = lowPrecision ? h.to(ScalarType.Float32) : h;
-                gradWeight.addmm_(e.t(), h32 * a);                             // [V, D] += [V, c]·[c, D]
-                gradWeight.index_add_(0, t.squeeze(1), h32 * sColumn, -1.0);
+                gradWeight.addmm_(e.t(), h * a);                               // [V, D] += [V, c]·[c, D]
+                gradWeight.index_add_(0, t.squeeze(1), h * sColumn, -1.0);
             }
         }
+        return (loss.MoveToOuterDisposeScope(), gradHidden?.MoveToOuterDisposeScope(), gradWeight?.MoveToOuterDisposeScope());
+    }
 
-        if (gradWeight is not null && lowPrecision) gradWeight = gradWeight.to(weight.dtype);
+    /// <summary>
+    /// bf16/fp16 inputs: every matmul runs in the input dtype (tensor cores on a GPU, fp32 accumulation inside the matmul);
+    /// only the softmax statistics are fp32. Per chunk: logits [c, V] in the input dtype → one fp32 copy on which
+    /// max, E = exp(logits − max), ΣE and then G = ∂L/∂logits = diag(s/ΣE)·E − diag(s)·onehot are computed in place →
+    /// G written back into the logits' own buffer in the input dtype, which feeds ∂L/∂h = G·W and ∂L/∂W += Gᵀ·h.
+    /// The weight gradient is accumulated in the weight's dtype (no [V, D] fp32 buffer): each chunk adds its matmul,
+    /// summed in fp32 inside the matmul, to the running sum, so there is one rounding per chunk.
+    /// </summary>
+    private static (Tensor Loss, Tensor? GradHidden, Tensor? GradWeight) RunLowPrecision(Tensor hidden, Tensor weight, Tensor targets, Tensor scale,
+        int chunkSize, bool needHidden, bool needWeight)
+    {
+        using var scope = NewDisposeScope();
+        long m = hidden.shape[0], d = hidden.shape[1], v = weight.shape[0];
+        Tensor loss = zeros(Array.Empty<long>(), ScalarType.Float32, hidden.device);
+        Tensor? gradHidden = needHidden ? empty([m, d], hidden.dtype, hidden.device) : null;
+        Tensor? gradWeight = needWeight ? zeros([v, d], weight.dtype, hidden.device) : null;
+        Tensor weightT = weight.t();                                                                    // [D, V] view
+
+        for (long start = 0; start < m; start += chunkSize)
+        {
+            using var chunkScope = NewDisposeScope();
+            long rows = Math.Min(chunkSize, m - start);
+            Tensor h = hidden.narrow(0, start, rows);                          // [c, D]
+            Tensor t = targets.narrow(0, start, rows).unsqueeze(1);            // [c, 1]
+            Tensor s = scale.narrow(0, start, rows);                           // [c] fp32
+            Tensor logits = h.matmul(weightT);                                 // [c, V] input dtype
+            Tensor e = logits.to(ScalarType.Float32);                          // [c, V] fp32: logits, then E, then G
+            Tensor targetLogit = e.gather(1, t).squeeze(1);                    // [c]
+            Tensor max = e.amax([1], keepdim: true);                           // [c, 1]
+            e.sub_(max).exp_();                                                // E
+            Tensor sumExp = e.sum(1);                                          // [c]
+            Tensor lse = sumExp.log() + max.squeeze(1);                        // [c] log Σ exp(logits)
+            loss.add_(((lse - targetLogit) * s).sum());
+            if (!needHidden && !needWeight) continue;
+
+            e.mul_((s / sumExp).unsqueeze(1));                                 // s·softmax
+            e.scatter_add_(1, t, s.neg().unsqueeze(1));                        // − s·onehot: G in fp32
+            Tensor g = logits.copy_(e);                                        // [c, V] G in the input dtype
+            gradHidden?.narrow(0, start, rows).addmm_(g, weight, beta: 0);     // [c, D] = [c, V]·[V, D]
+            gradWeight?.addmm_(g.t(), h);                                      // [V, D] += [V, c]·[c, D]
+        }
         return (loss.MoveToOuterDisposeScope(), gradHidden?.MoveToOuterDisposeScope(), gradWeight?.MoveToOuterDisposeScope());
     }
 }

@@ -14,7 +14,7 @@ public class RotaryEmbeddingTests
         const double theta = 500.0;
         var rope = new RotaryEmbedding(headDim, theta);
         var generator = new Generator(3);
-        using var x = randn([1, 2, 3, headDim], generator: generator); // [B, heads, N, H]
+        using var x = randn([1, 3, 2, headDim], generator: generator); // [B, N, heads, H]
         using var positions = tensor(new long[] { 0, 5, 17 }, [1, 3]);
         var (cos, sin) = rope.CosSin(positions, ScalarType.Float32);
         using var rotated = RotaryEmbedding.Apply(x, cos, sin);
@@ -25,7 +25,7 @@ public class RotaryEmbeddingTests
             for (int t = 0; t < 3; t++)
                 for (int i = 0; i < headDim / 2; i++)
                 {
-                    int at = (head * 3 + t) * headDim;
+                    int at = (t * 2 + head) * headDim;
                     double angle = pos[t] * Math.Pow(theta, -2.0 * i / headDim);
                     double a = input[at + i], b = input[at + i + headDim / 2];
                     output[at + i].Should().BeApproximately((float)(a * Math.Cos(angle) - b * Math.Sin(angle)), 1e-4f);
