@@ -9,8 +9,9 @@ using Spectre.Console;
 namespace PromptLossWeight.Samples.Race;
 
 /// <summary>
-/// The RACE prompt-loss-weight experiment. With no arguments it runs the embedded demonstration: a PLW sweep of a
-/// small Llama trained from scratch on a synthetic RACE-shaped set, on the CPU, in a few minutes.
+/// The RACE prompt-loss-weight experiment. With no arguments it runs the embedded demonstration on the CPU: a small
+/// Llama pretrained once on a reading corpus (cached in the output folder), then fine-tuned once per PLW on a
+/// synthetic RACE-shaped set. A re-run on the same output folder resumes; --overwrite starts fresh.
 /// </summary>
 public static class Program
 {

@@ -32,13 +32,13 @@ public sealed record RaceExperimentOptions
     public long? MaxSteps { get; init; }
 
     /// <summary>Steps per run of the embedded demonstration (the command line's default for --max-steps without --data).</summary>
-    public const long SyntheticSteps = 700;
+    public const long SyntheticSteps = 500;
 
     /// <summary>Sequences per optimizer step.</summary>
     public int BatchSize { get; init; } = 32;
 
     /// <summary>Peak learning rate (AdamW, linear warmup then linear decay).</summary>
-    public double LearningRate { get; init; } = 2e-3;
+    public double LearningRate { get; init; } = 1e-3;
 
     /// <summary>Learning-rate decay after warmup.</summary>
     public PromptLossWeight.Training.LearningRateScheduleKind LearningRateSchedule { get; init; } = PromptLossWeight.Training.LearningRateScheduleKind.Constant;

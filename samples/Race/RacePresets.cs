@@ -22,8 +22,6 @@ public static class RacePresets
     {
         MaxSteps = RaceExperimentOptions.SyntheticSteps,
         Threads = 1,
-        // One thread: on a busy machine two torch threads per process ran several times slower than one.
-        PretrainThreads = 1,
         Parallelism = int.MaxValue,
     };
 

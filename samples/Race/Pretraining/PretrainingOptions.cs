@@ -9,13 +9,13 @@ namespace PromptLossWeight.Samples.Race.Pretraining;
 public sealed record PretrainingOptions
 {
     /// <summary>Optimizer steps; 0 skips pretraining (the sweep then starts from random weights, as the first version did).</summary>
-    public long Steps { get; init; } = 1500;
+    public long Steps { get; init; } = 2500;
 
     /// <summary>Documents per step.</summary>
     public int BatchSize { get; init; } = 32;
 
     /// <summary>Peak learning rate (AdamW, warmup then cosine decay).</summary>
-    public double LearningRate { get; init; } = 2e-3;
+    public double LearningRate { get; init; } = 1e-3;
 
     /// <summary>Evaluations of retrieval during pretraining.</summary>
     public int Evaluations { get; init; } = 6;
