@@ -1,5 +1,5 @@
 using PromptLossWeight.Bench.StandIn;
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
 using PromptLossWeight.Llama.Model;
 using PromptLossWeight.Models;
 using PromptLossWeight.Loss;

@@ -1,5 +1,5 @@
-using PromptLossWeight.Data;
-using PromptLossWeight.Data.Race;
+using PromptLossWeight.Readers;
+using PromptLossWeight.Samples.Race.Data;
 using SharpFuzz;
 
 namespace PromptLossWeight.Fuzz;

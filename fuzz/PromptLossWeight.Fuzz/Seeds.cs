@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Parquet.Serialization;
-using PromptLossWeight.Data.Race;
+using PromptLossWeight.Samples.Race.Data;
 
 namespace PromptLossWeight.Fuzz;
 

@@ -1,8 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.ML.Tokenizers;
-using PromptLossWeight.Data;
-using PromptLossWeight.Data.Race;
+using PromptLossWeight.Evaluation;
+using PromptLossWeight.Readers;
+using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Llama.Tokenizers;
 
 namespace PromptLossWeight.Samples.DatasetStats;

@@ -1,4 +1,4 @@
-using PromptLossWeight.Data;
+using PromptLossWeight.Evaluation;
 using ScottPlot;
 
 namespace PromptLossWeight.Samples.DatasetStats;

@@ -1,6 +1,6 @@
 // The smallest tour of the data path: text → tokens + roles → batch → weights → loss, for several PLW values.
 using Microsoft.ML.Tokenizers;
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
 using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
 using static TorchSharp.torch;

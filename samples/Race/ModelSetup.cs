@@ -100,7 +100,7 @@ public sealed class ModelSetup
             // Real data needs its own words: build a word-level vocabulary from the training texts.
             Directory.CreateDirectory(options.OutputDirectory);
             vocabulary = Path.Combine(options.OutputDirectory, "vocab.txt");
-            WordLevelTokenizer.BuildVocabulary(data.Train.Select(Data.Race.RacePrompt.Prompt), vocabulary);
+            WordLevelTokenizer.BuildVocabulary(data.Train.Select(Data.RacePrompt.Prompt), vocabulary);
         }
         ChatTokenizer tokenizer = WordLevelTokenizer.Load(vocabulary);
         var m = options.SmallModel;

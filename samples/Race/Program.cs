@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
-using PromptLossWeight.Data;
-using PromptLossWeight.Data.Race;
+using PromptLossWeight.Readers;
+using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Samples.Race.Reporting;
 using Spectre.Console;
 

@@ -2,10 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using PromptLossWeight.Data;
+using PromptLossWeight.Evaluation;
+using PromptLossWeight.Readers;
 using PromptLossWeight.Masking;
 using PromptLossWeight.Llama.Model;
-using PromptLossWeight.Metrics;
 using PromptLossWeight.Samples.Race.Pretraining;
 using PromptLossWeight.Samples.Race.Rendering;
 using PromptLossWeight.Samples.Race.Reporting;
@@ -70,15 +70,20 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
         IReadOnlyList<MaskedExample> train = renderer.RenderAll(data.Train);
         IReadOnlyList<MaskedExample> validation = renderer.RenderAll(data.Validation);
         var rg = GenerationRatioStatistics.From(train.Select(e => GenerationRatio.Of(e.PromptLength, e.CompletionLength)));
-        var datasetRg = GenerationRatio.Compute(data.Train.Select(Data.Race.RacePrompt.Render), GenerationRatio.Tokens(t => setup.Template.Tokenizer.Encode(t)));
+        var datasetRg = GenerationRatio.Compute(data.Train.Select(Data.RacePrompt.Render), GenerationRatio.Tokens(t => setup.Template.Tokenizer.Encode(t)));
         string shortened = renderer.Truncated > 0 ? $", {renderer.Truncated} articles shortened to fit {options.MaxLength} tokens" : "";
         progress.Message(string.Create(CultureInfo.InvariantCulture,
             $"Rg of the data (answer letter / prompt text, tokens): arithmetic mean {datasetRg.ArithmeticMean:G3}, geometric mean {datasetRg.GeometricMean:G3}"));
         progress.Message(string.Create(CultureInfo.InvariantCulture,
             $"sequences (chat template): mean {train.Average(e => e.Length):F0} tokens, Rg arithmetic mean {rg.ArithmeticMean:G3}, geometric mean {rg.GeometricMean:G3}{shortened}"));
 
-        long stepsPerEpoch = (train.Count + options.BatchSize - 1) / options.BatchSize;
-        long totalSteps = options.MaxSteps ?? stepsPerEpoch * options.Epochs;
+        Directory.CreateDirectory(options.OutputDirectory);
+        // The trainer's own plan (packing included), so warm-up, evaluation interval and progress match its steps.
+        long totalSteps = Trainer.PlanTotalSteps(new TrainerOptions
+        {
+            OutputDirectory = options.OutputDirectory, Epochs = options.Epochs, MaxSteps = options.MaxSteps,
+            BatchSize = options.BatchSize, PackedRowLength = options.PackedRowLength, Seed = options.Seed,
+        }, train);
         int evalSteps = options.EvalSteps ?? (int)Math.Max(1, totalSteps / 16);
 
         var results = new (IReadOnlyList<MetricRecord> History, RunSummary Summary)[options.PromptLossWeights.Count];

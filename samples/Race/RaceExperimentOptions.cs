@@ -1,4 +1,4 @@
-using PromptLossWeight.Data.Race;
+using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Samples.Race.Pretraining;
 using PromptLossWeight.Samples.Race.Synthetic;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Samples.Race.Reporting;
 using Spectre.Console;
 

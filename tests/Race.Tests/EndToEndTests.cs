@@ -1,6 +1,6 @@
 using System.Globalization;
-using PromptLossWeight.Data.Race;
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
+using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Samples.Race;
 using PromptLossWeight.IO;
 using PromptLossWeight.Llama.Checkpoints;

@@ -71,7 +71,7 @@ public sealed class RerunTests : IDisposable
     public void Changing_a_pretraining_setting_gives_another_cache_key_and_pretrains_again()
     {
         var a = Tiny(_dir.File("a"));
-        var b = a with { Pretraining = a.Pretraining with { LearningRate = 1e-3 } };
+        var b = a with { Pretraining = a.Pretraining with { LearningRate = a.Pretraining.LearningRate * 3 } };
         var first = new RaceExperiment(a).Run(new SilentProgress());
 
         var second = new RaceExperiment(b with { ExistingOutput = ExistingOutputPolicy.Resume, OutputDirectory = a.OutputDirectory, PromptLossWeights = [0.5] })

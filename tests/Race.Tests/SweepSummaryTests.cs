@@ -1,4 +1,4 @@
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Samples.Race.Reporting;
 
 namespace Race.Tests;

@@ -1,5 +1,6 @@
-using PromptLossWeight.Data;
-using PromptLossWeight.Data.Race;
+using PromptLossWeight.Llama.Chat;
+using PromptLossWeight.Evaluation;
+using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Masking;
 using PromptLossWeight.Samples.Race.Rendering;
 using PromptLossWeight.Samples.Race.Synthetic;
@@ -120,6 +121,21 @@ public sealed class SyntheticRaceTests
         m.Length.Should().BeLessThanOrEqualTo(length - 10);
         renderer.Truncated.Should().Be(1);
         m.CompletionLength.Should().Be(2);
-        tokenizer.Decode(m.InputIds).Should().Contain(example.Question.TrimEnd(' ', '?')).And.Contain(example.Options[3]);
+        string text = tokenizer.Decode(m.InputIds);
+        text.Should().Contain(example.Question.TrimEnd(' ', '?')).And.Contain(example.Options[3]);
+        string[] articleWords = example.Article.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        text.Should().Contain(string.Join(' ', articleWords.Take(3)), "the start of the article stays");
+        m.InputIds.Should().Equal(full.Render(example).InputIds.Where((_, i) => !Enumerable.Range(ArticleEnd(full, example) - 10, 10).Contains(i)),
+            "exactly the last ten article tokens go");
+    }
+
+    /// <summary>The index just after the last article token of the untruncated rendering.</summary>
+    private static int ArticleEnd(RaceRenderer renderer, RaceExample example)
+    {
+        var tokenizer = WordLevelTokenizer.Load();
+        var rendered = WordLevelTokenizer.Template(tokenizer).Render(
+            [new ChatTurn(TokenRole.User, RacePrompt.Prompt(example)) { Context = example.Article.Trim() }, new ChatTurn(TokenRole.Assistant, example.Answer)]);
+        rendered.Ids.Should().Equal(renderer.Render(example).InputIds);
+        return rendered.Spans.TakeWhile(s => !s.IsContext).Sum(s => s.Ids.Count) + rendered.Spans.Single(s => s.IsContext).Ids.Count;
     }
 }

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 using PromptLossWeight.Llama.Checkpoints;
 using PromptLossWeight.Llama.Model;
 using PromptLossWeight.Masking;
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Training;
 
 namespace PromptLossWeight.Samples.Race.Pretraining;

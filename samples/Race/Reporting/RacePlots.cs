@@ -1,5 +1,4 @@
-using PromptLossWeight.Data;
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 using ScottPlot;
 
 namespace PromptLossWeight.Samples.Race.Reporting;

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 
 namespace PromptLossWeight.Samples.Race.Reporting;
 

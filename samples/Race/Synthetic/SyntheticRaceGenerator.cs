@@ -1,4 +1,4 @@
-using PromptLossWeight.Data.Race;
+using PromptLossWeight.Samples.Race.Data;
 
 namespace PromptLossWeight.Samples.Race.Synthetic;
 

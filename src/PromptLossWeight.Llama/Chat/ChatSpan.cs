@@ -14,4 +14,8 @@ namespace PromptLossWeight.Llama.Chat;
 /// For text: whether it was encoded as the start of an encode call (SentencePiece adds its dummy-prefix space);
 /// decode with the same flag (<see cref="Tokenizers.ChatTokenizer.Decode"/>) to get <paramref name="Text"/> back.
 /// </param>
-public sealed record ChatSpan(string Text, IReadOnlyList<long> Ids, TokenRole Role, bool IsSpecial, bool AtStart);
+/// <param name="IsContext">
+/// True for the text of a turn's <see cref="ChatTurn.Context"/> (such as an article), which
+/// <see cref="PromptTruncation.ContextFirst"/> shortens first.
+/// </param>
+public sealed record ChatSpan(string Text, IReadOnlyList<long> Ids, TokenRole Role, bool IsSpecial, bool AtStart, bool IsContext = false);

@@ -42,7 +42,7 @@ public abstract class ChatTemplate : IChatTemplate
         Check(conversation);
         if (!conversation.Any(t => t.Role == TokenRole.Assistant))
             throw new ArgumentException("A training conversation needs at least one assistant turn (the completion).", nameof(conversation));
-        var builder = new SpanBuilder(Tokenizer);
+        var builder = new SpanBuilder(Tokenizer, conversation);
         Layout(conversation, builder, addGenerationPrompt: false);
         return builder.Build();
     }
@@ -66,7 +66,7 @@ public abstract class ChatTemplate : IChatTemplate
         Check(conversation);
         if (conversation[^1].Role == TokenRole.Assistant)
             throw new ArgumentException("A generation prompt must end with a user (or system) turn, not an assistant turn.", nameof(conversation));
-        var builder = new SpanBuilder(Tokenizer);
+        var builder = new SpanBuilder(Tokenizer, conversation);
         Layout(conversation, builder, addGenerationPrompt: true);
         return builder.Build();
     }

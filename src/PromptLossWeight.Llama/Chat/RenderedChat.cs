@@ -34,7 +34,7 @@ public sealed class RenderedChat
     /// The spans as <see cref="TokenSegment"/>s for <see cref="MaskBuilder.Build(IReadOnlyList{TokenSegment})"/>.
     /// The template already inserted BOS/EOS: use a builder whose options have no <c>BosId</c>/<c>EosId</c>.
     /// </summary>
-    public IReadOnlyList<TokenSegment> Segments => Spans.Where(s => s.Ids.Count > 0).Select(s => new TokenSegment(s.Ids, s.Role)).ToList();
+    public IReadOnlyList<TokenSegment> Segments => Spans.Where(s => s.Ids.Count > 0).Select(s => new TokenSegment(s.Ids, s.Role, s.IsContext)).ToList();
 
     /// <summary>The whole rendering as one example (no truncation; use <see cref="Segments"/> with a <see cref="MaskBuilder"/> for that).</summary>
     public MaskedExample ToMaskedExample() => new(Ids, Roles);

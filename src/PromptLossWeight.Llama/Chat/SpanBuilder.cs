@@ -6,11 +6,15 @@ namespace PromptLossWeight.Llama.Chat;
 
 /// <summary>
 /// Collects the spans of a rendering. Consecutive text of the same role is joined and encoded in one call (so the
-/// tokenizer sees it whole); a role change or a special token ends the text run.
+/// tokenizer sees it whole); a role change or a special token ends the text run. The <see cref="ChatTurn.Context"/> of a
+/// turn in <paramref name="conversation"/> is encoded on its own inside its run and its span marked
+/// <see cref="ChatSpan.IsContext"/>.
 /// </summary>
-internal sealed class SpanBuilder(ChatTokenizer tokenizer)
+internal sealed class SpanBuilder(ChatTokenizer tokenizer, IReadOnlyList<ChatTurn>? conversation = null)
 {
     private readonly List<ChatSpan> _spans = [];
+    private readonly List<string> _contexts = conversation?.Select(t => t.Context).OfType<string>().Where(c => c.Length > 0).ToList() ?? [];
+    private readonly HashSet<string> _contextsFound = new(StringComparer.Ordinal);
     private readonly StringBuilder _text = new();
     private TokenRole _textRole;
     private bool _textAtStart;
@@ -41,6 +45,9 @@ internal sealed class SpanBuilder(ChatTokenizer tokenizer)
     public RenderedChat Build()
     {
         FlushText();
+        foreach (string context in _contexts)
+            if (!_contextsFound.Contains(context))
+                throw new ArgumentException($"A turn's context does not occur in the rendered text of its turn: \"{Preview(context)}\".", nameof(conversation));
         return new RenderedChat(_spans.ToList());
     }
 
@@ -49,7 +56,29 @@ internal sealed class SpanBuilder(ChatTokenizer tokenizer)
         if (_text.Length == 0)
             return;
         string text = _text.ToString();
-        _spans.Add(new ChatSpan(text, tokenizer.Encode(text, _textAtStart), _textRole, IsSpecial: false, AtStart: _textAtStart));
+        bool atStart = _textAtStart;
+        // Split the run around each context it holds, earliest first: before, the context (marked), the rest.
+        while (text.Length > 0)
+        {
+            (int at, string? context) = _contexts.Select(c => (At: text.IndexOf(c, StringComparison.Ordinal), Context: c))
+                .Where(f => f.At >= 0).OrderBy(f => f.At).FirstOrDefault();
+            if (context is null)
+                break;
+            AddText(text[..at], atStart, isContext: false);
+            AddText(context, atStart && at == 0, isContext: true);
+            _contextsFound.Add(context);
+            text = text[(at + context.Length)..];
+            atStart = false;
+        }
+        AddText(text, atStart, isContext: false);
         _text.Clear();
     }
+
+    private void AddText(string text, bool atStart, bool isContext)
+    {
+        if (text.Length > 0)
+            _spans.Add(new ChatSpan(text, tokenizer.Encode(text, atStart), _textRole, IsSpecial: false, AtStart: atStart, IsContext: isContext));
+    }
+
+    private static string Preview(string text) => text.Length <= 40 ? text : text[..40] + "…";
 }

@@ -7,7 +7,7 @@ namespace PromptLossWeight.Llama.Checkpoints;
 /// The <c>model.safetensors.index.json</c> of a sharded checkpoint: which file holds each tensor. File names are
 /// checked to stay inside the checkpoint folder (no absolute paths, no "..").
 /// </summary>
-public static class ShardIndex
+internal static class ShardIndex
 {
     /// <summary>
     /// Reads <paramref name="indexPath"/> and returns tensor name → full path of its shard.

@@ -1,4 +1,5 @@
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Models;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -24,13 +25,13 @@ namespace PromptLossWeight.Loss;
 public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
 {
     /// <summary>The default number of token rows projected at once (256 rows × 32000 vocabulary ≈ 33 MB of fp32 logits).</summary>
-    public const int DefaultChunkSize = 256;
+    public const int DefaultChunkSize = TokenStatistics.DefaultChunkSize;
 
     /// <summary>Creates the loss with a given chunk size.</summary>
     /// <param name="chunkSize">Token rows projected onto the vocabulary at once; at least 1.</param>
     public ChunkedWeightedCrossEntropy(int chunkSize = DefaultChunkSize)
     {
-        ChunkSize = ValidateChunkSize(chunkSize);
+        ChunkSize = OutputChecks.ValidateChunkSize(chunkSize);
     }
 
     /// <summary>Token rows projected onto the vocabulary at once.</summary>
@@ -56,6 +57,26 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
     }
 
     /// <summary>
+    /// Per-token evaluation statistics from hidden states chunk by chunk (<see cref="TokenStatistics.FromHiddenStates"/>,
+    /// <see cref="ChunkSize"/> rows at a time) when the model is an <see cref="IHiddenStateLanguageModel"/>, so
+    /// evaluation never holds [B, N, V] logits either; otherwise from full logits.
+    /// </summary>
+    public TokenStatistics EvaluationStatistics(ICausalLanguageModel model, Batch batch, IReadOnlyList<long>? answerTokenIds)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(batch);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        if (model is IHiddenStateLanguageModel hiddenModel)
+        {
+            Tensor hidden = hiddenModel.HiddenStates(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+            return IWeightedLoss.Moved(TokenStatistics.FromHiddenStates(hidden, hiddenModel.OutputWeight, batch.Labels, answerTokenIds, ChunkSize));
+        }
+        Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+        return IWeightedLoss.Moved(TokenStatistics.FromLogits(logits, batch.Labels, answerTokenIds, ChunkSize));
+    }
+
+    /// <summary>
     /// Σ wᵢℓᵢ / normaliser from hidden states: the same value and gradients as
     /// <see cref="WeightedCrossEntropy.Compute(Tensor, Tensor, Tensor)"/> applied to <c>hidden · outputWeightᵀ</c>.
     /// </summary>
@@ -69,14 +90,14 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
     public static Tensor Compute(Tensor hidden, Tensor outputWeight, Tensor labels, Tensor weights, double? normalizer = null,
         int chunkSize = DefaultChunkSize)
     {
-        ValidateChunkSize(chunkSize);
+        OutputChecks.ValidateChunkSize(chunkSize);
         if (normalizer is double given) WeightedCrossEntropy.ValidateNormalizer(given);
-        ValidateHiddenAndHead(hidden, outputWeight, labels);
+        OutputChecks.ValidateHiddenAndHead(hidden, outputWeight, labels);
         WeightedCrossEntropy.Validate(hidden, labels, weights);
 
         using var scope = NewDisposeScope();
         var selection = SelectPredictingRows(hidden, labels, weights);
-        ValidateTargets(selection.Targets, outputWeight.shape[0]);
+        OutputChecks.ValidateTargets(selection.Targets, outputWeight.shape[0]);
 
         Tensor scale;
         using (no_grad())
@@ -121,34 +142,5 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
         }
         Tensor selected = hidden.reshape(b * n, d).index_select(0, rows);                                 // [M, D]
         return (selected, targets, w);
-    }
-
-    internal static int ValidateChunkSize(int chunkSize) =>
-        chunkSize >= 1 ? chunkSize : throw new ArgumentOutOfRangeException(nameof(chunkSize), chunkSize, "The chunk size must be at least 1 token row.");
-
-    internal static void ValidateHiddenAndHead(Tensor hidden, Tensor outputWeight, Tensor labels)
-    {
-        if (hidden.dim() != 3)
-            throw new ArgumentException($"hidden states must be [B, N, D]; got shape {WeightedCrossEntropy.Shape(hidden)}.", nameof(hidden));
-        if (!is_floating_point(hidden))
-            throw new ArgumentException($"hidden states must be floating point; got {hidden.dtype}.", nameof(hidden));
-        if (outputWeight.dim() != 2 || outputWeight.shape[1] != hidden.shape[2])
-            throw new ArgumentException($"the output weight must be [V, D] with D = {hidden.shape[2]} (the hidden size); got {WeightedCrossEntropy.Shape(outputWeight)}.", nameof(outputWeight));
-        if (outputWeight.dtype != hidden.dtype)
-            throw new ArgumentException($"the output weight is {outputWeight.dtype} but the hidden states are {hidden.dtype}; they must match.", nameof(outputWeight));
-        if (!WeightedCrossEntropy.SameDevice(outputWeight, hidden))
-            throw new ArgumentException($"the output weight is on {outputWeight.device} but the hidden states are on {hidden.device}.", nameof(outputWeight));
-        if (labels.dim() != 2 || labels.shape[0] != hidden.shape[0] || labels.shape[1] != hidden.shape[1])
-            throw new ArgumentException($"labels must be [B, N] = [{hidden.shape[0]}, {hidden.shape[1]}] to match the hidden states; got {WeightedCrossEntropy.Shape(labels)}.", nameof(labels));
-    }
-
-    internal static void ValidateTargets(Tensor targets, long vocabularySize)
-    {
-        if (targets.numel() == 0) return;
-        using var scope = NewDisposeScope();
-        long min = targets.min().item<long>(), max = targets.max().item<long>();
-        if (min < 0 || max >= vocabularySize)
-            throw new ArgumentException(
-                $"labels must be token ids in [0, {vocabularySize}) or {WeightedCrossEntropy.IgnoreIndex}; found {(min < 0 ? min : max)}.", "labels");
     }
 }

@@ -1,12 +1,14 @@
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Models;
 using static TorchSharp.torch;
 
 namespace PromptLossWeight.Loss;
 
 /// <summary>
-/// A weighted next-token loss, as the <c>Trainer</c> calls it: it runs the model on a batch in the form it needs
-/// (logits, or hidden states for a loss that never builds logits) and returns Σ wᵢℓᵢ divided by a normaliser.
+/// A weighted next-token loss over a model's outputs, as the <c>Trainer</c> calls it: it runs the model on a batch in
+/// the form it needs (logits, or hidden states for a loss that never builds logits) and returns Σ wᵢℓᵢ divided by a
+/// normaliser. It also supplies the per-token evaluation statistics, from the same outputs.
 /// </summary>
 public interface IWeightedLoss
 {
@@ -18,10 +20,38 @@ public interface IWeightedLoss
     /// <param name="weights">[B, N] token weights (for PLW: PLW on prompt tokens, 1 on completion tokens).</param>
     /// <param name="normalizer">Σw to divide by; null means Σw of this batch (a plain weighted mean).</param>
     Tensor Compute(ICausalLanguageModel model, Batch batch, Tensor weights, double? normalizer = null);
+
+    /// <summary>
+    /// The per-token evaluation statistics of <paramref name="model"/> on <paramref name="batch"/>, computed from the
+    /// outputs this loss works from (the <c>Trainer</c> reduces them to per-sequence sums). Runs without gradients.
+    /// Default: from the model's full logits (<see cref="TokenStatistics.FromLogits"/>).
+    /// </summary>
+    /// <param name="model">The model to run.</param>
+    /// <param name="batch">The batch (labels give the targets).</param>
+    /// <param name="answerTokenIds">Token ids among which <see cref="TokenStatistics.AnswerCorrect"/> takes the argmax; null for none.</param>
+    TokenStatistics EvaluationStatistics(ICausalLanguageModel model, Batch batch, IReadOnlyList<long>? answerTokenIds)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(batch);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+        return Moved(TokenStatistics.FromLogits(logits, batch.Labels, answerTokenIds));
+    }
+
+    /// <summary>Moves the tensors of <paramref name="statistics"/> out of the current dispose scope.</summary>
+    internal static TokenStatistics Moved(TokenStatistics statistics)
+    {
+        statistics.Loss.MoveToOuterDisposeScope();
+        statistics.Correct.MoveToOuterDisposeScope();
+        statistics.AnswerCorrect?.MoveToOuterDisposeScope();
+        return statistics;
+    }
 }
 
 /// <summary>
-/// The default <see cref="IWeightedLoss"/>: computes the logits, then <see cref="WeightedCrossEntropy"/>.
+/// The <see cref="IWeightedLoss"/> over full logits: computes the [B, N, V] logits, then <see cref="WeightedCrossEntropy"/>.
+/// (The trainer's default is <see cref="ChunkedWeightedCrossEntropy"/>, which avoids building the logits.)
 /// </summary>
 public sealed class LogitsWeightedLoss : IWeightedLoss
 {

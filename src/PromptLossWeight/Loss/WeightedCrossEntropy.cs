@@ -1,3 +1,5 @@
+using PromptLossWeight.Masking;
+using PromptLossWeight.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,8 +14,8 @@ namespace PromptLossWeight.Loss;
 /// <remarks>All arithmetic on the losses is done in fp32 for fp32, bf16 and fp16 logits (fp64 logits stay fp64).</remarks>
 public static class WeightedCrossEntropy
 {
-    /// <summary>The label value that marks a token as ignored (the PyTorch / Hugging Face convention).</summary>
-    public const long IgnoreIndex = -100;
+    /// <summary>The label value that marks a token as ignored: <see cref="TokenLabels.IgnoreIndex"/> (-100, the PyTorch / Hugging Face convention).</summary>
+    public const long IgnoreIndex = TokenLabels.IgnoreIndex;
 
     /// <summary>
     /// The weighted mean loss of a batch: Σ wᵢℓᵢ / Σ wᵢ over the shifted, non-ignored tokens.
@@ -70,7 +72,7 @@ public static class WeightedCrossEntropy
     /// </summary>
     public static Tensor PerToken(Tensor logits, Tensor labels)
     {
-        ValidateLogitsAndLabels(logits, labels);
+        OutputChecks.ValidateLogitsAndLabels(logits, labels);
         return PerTokenUnchecked(logits, labels);
     }
 
@@ -96,22 +98,6 @@ public static class WeightedCrossEntropy
         return loss.reshape(b, n - 1).MoveToOuterDisposeScope();
     }
 
-    internal static void ValidateLogitsAndLabels(Tensor logits, Tensor labels)
-    {
-        if (logits.dim() != 3)
-            throw new ArgumentException($"logits must be [B, N, V]; got shape {Shape(logits)}.", nameof(logits));
-        if (!is_floating_point(logits))
-            throw new ArgumentException($"logits must be floating point (fp32, bf16 or fp16); got {logits.dtype}.", nameof(logits));
-        if (labels.dim() != 2 || labels.shape[0] != logits.shape[0] || labels.shape[1] != logits.shape[1])
-            throw new ArgumentException($"labels must be [B, N] = [{logits.shape[0]}, {logits.shape[1]}] to match logits {Shape(logits)}; got {Shape(labels)}.", nameof(labels));
-        if (labels.dtype != ScalarType.Int64)
-            throw new ArgumentException($"labels must be int64; got {labels.dtype}.", nameof(labels));
-        if (!SameDevice(labels, logits))
-            throw new ArgumentException($"labels are on {labels.device} but logits are on {logits.device}.", nameof(labels));
-        if (logits.shape[1] < 2)
-            throw new ArgumentException($"sequences need at least 2 tokens for a next-token loss; logits have shape {Shape(logits)}.", nameof(logits));
-    }
-
     internal static void ValidateNormalizer(double normalizer)
     {
         if (!double.IsFinite(normalizer) || normalizer < 0)
@@ -120,25 +106,21 @@ public static class WeightedCrossEntropy
 
     internal static void Validate(Tensor logits, Tensor labels, Tensor weights)
     {
-        ValidateLogitsAndLabels(logits, labels);
+        OutputChecks.ValidateLogitsAndLabels(logits, labels);
         if (weights.dim() != 2 || weights.shape[0] != labels.shape[0] || weights.shape[1] != labels.shape[1])
-            throw new ArgumentException($"weights must be [B, N] like labels {Shape(labels)}; got {Shape(weights)}.", nameof(weights));
+            throw new ArgumentException($"weights must be [B, N] like labels {OutputChecks.Shape(labels)}; got {OutputChecks.Shape(weights)}.", nameof(weights));
         if (!is_floating_point(weights))
             throw new ArgumentException($"weights must be floating point; got {weights.dtype}.", nameof(weights));
-        if (!SameDevice(weights, logits))
+        if (!OutputChecks.SameDevice(weights, logits))
             throw new ArgumentException($"weights are on {weights.device} but logits are on {logits.device}.", nameof(weights));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         if (!isfinite(weights).all().item<bool>())
-            throw new ArgumentException($"weights {Shape(weights)} contain NaN or infinity.", nameof(weights));
+            throw new ArgumentException($"weights {OutputChecks.Shape(weights)} contain NaN or infinity.", nameof(weights));
         if (weights.lt(0).any().item<bool>())
-            throw new ArgumentException($"weights {Shape(weights)} contain negative values; weights must be >= 0.", nameof(weights));
+            throw new ArgumentException($"weights {OutputChecks.Shape(weights)} contain negative values; weights must be >= 0.", nameof(weights));
     }
 
     /// <summary>fp32 for fp32/bf16/fp16 logits; fp64 stays fp64 (useful for gradient checks).</summary>
     internal static ScalarType AccumulationType(Tensor logits) => logits.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
-
-    internal static bool SameDevice(Tensor a, Tensor b) => a.device_type == b.device_type && a.device_index == b.device_index;
-
-    internal static string Shape(Tensor t) => "[" + string.Join(", ", t.shape) + "]";
 }

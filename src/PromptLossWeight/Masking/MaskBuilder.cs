@@ -62,12 +62,29 @@ public sealed class MaskBuilder
 
     /// <summary>
     /// A conversation, each turn's text tokenized as it is (no chat template: use the templates of
-    /// PromptLossWeight.Llama to get the model's own format). Returns null when skipped.
+    /// PromptLossWeight.Llama to get the model's own format), a turn's <see cref="ChatTurn.Context"/> tokenized on its
+    /// own and marked as context. Returns null when skipped.
     /// </summary>
     public MaskedExample? BuildChat(IReadOnlyList<ChatTurn> turns)
     {
         ArgumentNullException.ThrowIfNull(turns);
-        return Build(turns.Select(t => new TokenSegment(_encode(t.Content), t.Role)).ToList());
+        var segments = new List<TokenSegment>();
+        for (int i = 0; i < turns.Count; i++)
+        {
+            ChatTurn turn = turns[i] ?? throw new ArgumentException($"Turn {i} is null.", nameof(turns));
+            int at = string.IsNullOrEmpty(turn.Context) ? -1 : turn.Content.IndexOf(turn.Context, StringComparison.Ordinal);
+            if (!string.IsNullOrEmpty(turn.Context) && at < 0)
+                throw new ArgumentException($"The context of turn {i} does not occur in its content.", nameof(turns));
+            if (at < 0)
+            {
+                segments.Add(new TokenSegment(_encode(turn.Content), turn.Role));
+                continue;
+            }
+            if (at > 0) segments.Add(new TokenSegment(_encode(turn.Content[..at]), turn.Role));
+            segments.Add(new TokenSegment(_encode(turn.Context!), turn.Role, IsContext: true));
+            if (at + turn.Context!.Length < turn.Content.Length) segments.Add(new TokenSegment(_encode(turn.Content[(at + turn.Context.Length)..]), turn.Role));
+        }
+        return Build(segments);
     }
 
     /// <summary>

@@ -17,4 +17,12 @@ public sealed record PromptPart(string Text, bool IsContext = false);
 /// <summary>One message of a conversation.</summary>
 /// <param name="Role">The speaker.</param>
 /// <param name="Content">The message text.</param>
-public sealed record ChatTurn(TokenRole Role, string Content);
+public sealed record ChatTurn(TokenRole Role, string Content)
+{
+    /// <summary>
+    /// A part of <see cref="Content"/> (for example an article) whose tokens are marked as context, so that
+    /// <see cref="PromptTruncation.ContextFirst"/> shortens it first; null for none. It is tokenized on its own, and it
+    /// must occur in <see cref="Content"/> as written.
+    /// </summary>
+    public string? Context { get; init; }
+}

@@ -1,4 +1,5 @@
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
+using PromptLossWeight.Masking;
 
 namespace PromptLossWeight.Training;
 
@@ -32,11 +33,6 @@ public static class PromptLossWeightSchedule
     /// <summary>From <paramref name="start"/> to <paramref name="end"/> along half a cosine over <paramref name="steps"/> steps, then <paramref name="end"/>.</summary>
     public static IPromptLossWeightSchedule Cosine(double start, double end, long steps) => new CosinePromptLossWeight(start, end, steps);
 
-    internal static void CheckWeight(double value, string name)
-    {
-        if (!double.IsFinite(value) || value < 0)
-            throw new ArgumentOutOfRangeException(name, value, $"A prompt loss weight must be a finite number >= 0; {name} is {value}.");
-    }
 
     internal static void CheckSteps(long steps)
     {
@@ -50,7 +46,7 @@ public sealed record ConstantPromptLossWeight : IPromptLossWeightSchedule
     /// <summary>Creates the schedule; <paramref name="value"/> must be finite and ≥ 0.</summary>
     public ConstantPromptLossWeight(double value)
     {
-        PromptLossWeightSchedule.CheckWeight(value, nameof(value));
+        RoleWeights.Check(value, nameof(value));
         Value = value;
     }
 
@@ -70,8 +66,8 @@ public abstract record RampPromptLossWeight : IPromptLossWeightSchedule
     /// <summary>Creates the ramp; both weights finite and ≥ 0, <paramref name="steps"/> &gt; 0.</summary>
     protected RampPromptLossWeight(double start, double end, long steps)
     {
-        PromptLossWeightSchedule.CheckWeight(start, nameof(start));
-        PromptLossWeightSchedule.CheckWeight(end, nameof(end));
+        RoleWeights.Check(start, nameof(start));
+        RoleWeights.Check(end, nameof(end));
         PromptLossWeightSchedule.CheckSteps(steps);
         (Start, End, Steps) = (start, end, steps);
     }

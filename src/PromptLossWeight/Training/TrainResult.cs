@@ -1,4 +1,4 @@
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 
 namespace PromptLossWeight.Training;
 

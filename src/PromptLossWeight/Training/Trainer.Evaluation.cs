@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
-using PromptLossWeight.Data;
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Batching;
+using PromptLossWeight.Evaluation;
+using PromptLossWeight.Masking;
 using static TorchSharp.torch;
 
 namespace PromptLossWeight.Training;
@@ -22,7 +23,7 @@ public partial class Trainer
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var parts = new Dictionary<string, List<Tensor>>(StringComparer.Ordinal);
-            foreach (IReadOnlyList<Masking.MaskedExample> group in PlanEvalBatches())
+            foreach (IReadOnlyList<MaskedExample> group in PlanEvalBatches())
             {
                 using var batchScope = NewDisposeScope();
                 Batch batch = CollateEval(group);
@@ -45,7 +46,7 @@ public partial class Trainer
         }
     }
 
-    /// <summary>Evaluates (when there is evaluation data), records the history row, updates best / early stopping, saves a checkpoint.</summary>
+    /// <summary>Evaluates (when there is evaluation data), records the history row, updates the best metric, tells the callbacks, saves a checkpoint.</summary>
     private void EvaluateAndSave(TrainerContext context)
     {
         IReadOnlyDictionary<string, double> metrics = EvalData.Count > 0 ? Evaluate() : new Dictionary<string, double>();
@@ -58,39 +59,25 @@ public partial class Trainer
         MetricHistory.Write(Options.OutputDirectory, _history);
         Logger.LogInformation("eval step {Step}: {Metrics}", _state.Step,
             string.Join(", ", metrics.Select(kv => $"{kv.Key}={kv.Value:G5}")));
+        if (EvalData.Count > 0) UpdateBest(metrics);
         UpdateContext(context, context.StepLoss, context.StepSkipped);
         foreach (TrainerCallback c in Callbacks) c.OnEvaluate(context, record);
-
-        if (EvalData.Count > 0) UpdateBest(context, metrics);
 
         string path = SaveCheckpoint();
         ApplyRetention();
         foreach (TrainerCallback c in Callbacks) c.OnSave(context, path);
     }
 
-    private void UpdateBest(TrainerContext context, IReadOnlyDictionary<string, double> metrics)
+    /// <summary>Tracks the best <c>MetricForBest</c> (and so the best checkpoint); stopping early is <see cref="EarlyStoppingCallback"/>'s job.</summary>
+    private void UpdateBest(IReadOnlyDictionary<string, double> metrics)
     {
         if (!metrics.TryGetValue(Options.MetricForBest, out double value))
             throw new InvalidOperationException(
                 $"TrainerOptions.MetricForBest is '{Options.MetricForBest}', but the evaluation computed only: {string.Join(", ", metrics.Keys)}.");
-        double best = _state.BestMetric;
-        bool improved = !double.IsNaN(value) && (double.IsNaN(best) ||
-            (Options.GreaterIsBetter ? value > best + Options.EarlyStoppingThreshold : value < best - Options.EarlyStoppingThreshold));
-        if (improved)
+        if (EarlyStoppingCallback.Improves(value, _state.BestMetric, Options.GreaterIsBetter, Options.EarlyStoppingThreshold))
         {
             _state.BestMetric = value;
             _state.BestStep = _state.Step;
-            _state.EvaluationsWithoutImprovement = 0;
-        }
-        else
-        {
-            _state.EvaluationsWithoutImprovement++;
-        }
-        if (Options.EarlyStoppingPatience is int patience && _state.EvaluationsWithoutImprovement >= patience)
-        {
-            string reason = $"early stopping: {Options.MetricForBest} did not improve for {patience} evaluations (best {_state.BestMetric:G6} at step {_state.BestStep})";
-            Logger.LogInformation("{Reason}.", reason);
-            context.RequestStop(reason);
         }
     }
 }

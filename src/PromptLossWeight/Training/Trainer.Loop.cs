@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
-using PromptLossWeight.Metrics;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -11,10 +11,6 @@ namespace PromptLossWeight.Training;
 
 public partial class Trainer
 {
-    private TrainerState _state = new();
-    private AdamW? _optimizer;
-    private long _stepsPerEpoch;
-    private long _evalEvery;
 
     /// <summary>
     /// Runs training to the end (max steps or epochs), an early stop, or a callback's stop request, and returns the
@@ -27,14 +23,14 @@ public partial class Trainer
         if (_started) throw new InvalidOperationException("Train() can be called once per Trainer; create a new Trainer (with ResumeFrom) to continue.");
         _started = true;
         PrepareOutputDirectory();
-        PlanRun();
+        StepPlan steps = EnsurePlanned();
         // The model may have been moved or converted since the constructor (which replaces its parameters):
         // list them again so that the optimizer, clipping and checkpoints see the live tensors.
-        _trainable = Checkpoints.TrainableParameters(Model.Module);
+        _trainable = TrainerCheckpoints.TrainableParameters(Model.Module);
         if (_trainable.Count == 0) throw new InvalidOperationException("The model has no trainable parameters (none has requires_grad set).");
         if (_trainable[0].Parameter.device_type != Device.type || _trainable[0].Parameter.device_index != Device.index)
             throw new InvalidOperationException($"The model was moved to {_trainable[0].Parameter.device} after the trainer was created for {Device}; create the trainer after moving the model.");
-        _optimizer = CreateOptimizer();
+        _optimizer = new TrainerOptimizer(_trainable, Options);
         string? resumeFrom = ResolveResume();
         if (resumeFrom is not null) LoadCheckpoint(resumeFrom);
         else
@@ -45,13 +41,13 @@ public partial class Trainer
 
         var context = new TrainerContext { TotalSteps = TotalSteps, History = _history };
         Logger.LogInformation("Training {Total} steps ({PerEpoch} per epoch), starting at step {Step}, on {Device}.",
-            TotalSteps, _stepsPerEpoch, _state.Step, Device);
+            TotalSteps, steps.StepsPerEpoch, _state.Step, Device);
         Model.Module.train();
         string stopReason = "max steps reached";
         bool evaluatedAtThisStep = false;
         while (_state.Step < TotalSteps)
         {
-            IReadOnlyList<IReadOnlyList<MaskedExample>> plan = Plan(_state.Epoch);
+            IReadOnlyList<MicroBatch> plan = Plan(_state.Epoch);
             if (_state.MicroBatchInEpoch >= plan.Count)
             {
                 _state.Epoch++;
@@ -84,7 +80,7 @@ public partial class Trainer
                     _state.Step, TotalSteps, Epoch, loss, roleWeights.User, lr);
 
             evaluatedAtThisStep = false;
-            if (_state.Step % _evalEvery == 0 || _state.Step == TotalSteps)
+            if (_state.Step % steps.EvalEvery == 0 || _state.Step == TotalSteps)
             {
                 EvaluateAndSave(context);
                 evaluatedAtThisStep = true;
@@ -100,37 +96,31 @@ public partial class Trainer
         Logger.LogInformation("Training ended at step {Step}: {Reason}.", _state.Step, stopReason);
         UpdateContext(context, context.StepLoss, context.StepSkipped);
         foreach (TrainerCallback c in Callbacks) c.OnTrainEnd(context);
-        string? best = _state.BestStep is long bestStep ? Path.Combine(Options.OutputDirectory, Checkpoints.FolderName(bestStep)) : null;
+        string? best = _state.BestStep is long bestStep ? Path.Combine(Options.OutputDirectory, TrainerCheckpoints.FolderName(bestStep)) : null;
         if (best is not null && !Directory.Exists(best)) best = null;
-        string? last = _lastCheckpoint ?? Checkpoints.Candidates(Options.OutputDirectory).Select(c => c.Path).LastOrDefault();
+        string? last = _lastCheckpoint ?? TrainerCheckpoints.Candidates(Options.OutputDirectory).Select(c => c.Path).LastOrDefault();
         return new TrainResult(_history.ToList(), best, _state.BestMetric, _state.Step, _state.SkippedSteps, stopReason, last);
     }
 
-    private double Epoch => _stepsPerEpoch > 0 ? (double)_state.Step / _stepsPerEpoch : 0;
+    private double Epoch => EnsurePlanned().StepsPerEpoch is long perEpoch and > 0 ? (double)_state.Step / perEpoch : 0;
 
-    private IReadOnlyList<IReadOnlyList<MaskedExample>> Plan(int epoch)
+    private IReadOnlyList<MicroBatch> Plan(int epoch)
     {
         if (!_planCache.TryGetValue(epoch, out var plan))
         {
             _planCache.Clear();
             plan = PlanTrainBatches(epoch);
-            if (plan.Count == 0 || plan.Any(g => g.Count == 0))
-                throw new InvalidOperationException($"PlanTrainBatches({epoch}) returned no micro-batches or an empty one.");
+            if (plan is null || plan.Count == 0 || plan.Any(g => g is null))
+                throw new InvalidOperationException($"PlanTrainBatches({epoch}) returned no micro-batches or a null one.");
             _planCache[epoch] = plan;
         }
         return plan;
     }
 
-    private void PlanRun()
-    {
-        long microBatches = Plan(0).Count;
-        _stepsPerEpoch = (microBatches + Options.GradientAccumulationSteps - 1) / Options.GradientAccumulationSteps;
-        TotalSteps = Options.MaxSteps ?? Options.Epochs * _stepsPerEpoch;
-        _evalEvery = Options.EvalSteps ?? Math.Max(1, (long)Math.Round(_stepsPerEpoch * (Options.EvalEpochFraction ?? 1.0)));
-    }
+    private StepPlan EnsurePlanned() => _steps ??= StepPlan.For(Options, Plan(0).Count);
 
     /// <summary>One optimizer step over <paramref name="group"/>: returns the step loss and whether the update was skipped.</summary>
-    private (double Loss, bool Skipped) TrainStep(IReadOnlyList<IReadOnlyList<MaskedExample>> group, RoleWeights roleWeights, double lr)
+    private (double Loss, bool Skipped) TrainStep(IReadOnlyList<MicroBatch> group, RoleWeights roleWeights, double lr)
     {
         using var scope = NewDisposeScope();
         var batches = group.Select(Collate).ToList();
@@ -158,7 +148,7 @@ public partial class Trainer
         double gradNorm = GradientNorm();
         if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
         {
-            _optimizer!.zero_grad();
+            _optimizer!.ZeroGrad();
             return (loss, true); // a finite loss here means the gradient was not finite
         }
         using (no_grad())
@@ -170,9 +160,7 @@ public partial class Trainer
                     p.grad?.mul_(coefficient);
             }
         }
-        foreach (var group2 in _optimizer!.ParamGroups) group2.LearningRate = lr;
-        _optimizer.step();
-        _optimizer.zero_grad();
+        _optimizer!.Step(lr);
         return (loss, false);
     }
 
@@ -212,19 +200,16 @@ public partial class Trainer
         context.SkippedSteps = _state.SkippedSteps;
         context.History = _history;
     }
+}
 
-    private AdamW CreateOptimizer()
+/// <summary>The step arithmetic of a run, from the number of micro-batches in an epoch.</summary>
+internal sealed record StepPlan(long StepsPerEpoch, long TotalSteps, long EvalEvery)
+{
+    public static StepPlan For(TrainerOptions options, long microBatchesPerEpoch)
     {
-        // Decoupled weight decay on matrices only (not on biases and norm gains), as is usual for transformers.
-        var decay = _trainable.Where(p => p.Parameter.dim() >= 2).Select(p => p.Parameter).ToList();
-        var noDecay = _trainable.Where(p => p.Parameter.dim() < 2).Select(p => p.Parameter).ToList();
-        var groups = new List<AdamW.ParamGroup>();
-        if (decay.Count > 0) groups.Add(new AdamW.ParamGroup(decay, Options.LearningRate, Options.Beta1, Options.Beta2, Options.AdamEpsilon, Options.WeightDecay));
-        if (noDecay.Count > 0) groups.Add(new AdamW.ParamGroup(noDecay, Options.LearningRate, Options.Beta1, Options.Beta2, Options.AdamEpsilon, 0.0));
-        return new AdamW(groups, Options.LearningRate, Options.Beta1, Options.Beta2, Options.AdamEpsilon, Options.WeightDecay);
+        long perEpoch = (microBatchesPerEpoch + options.GradientAccumulationSteps - 1) / options.GradientAccumulationSteps;
+        long total = options.MaxSteps ?? options.Epochs * perEpoch;
+        long evalEvery = options.EvalSteps ?? Math.Max(1, (long)Math.Round(perEpoch * (options.EvalEpochFraction ?? 1.0)));
+        return new StepPlan(perEpoch, total, evalEvery);
     }
-
-    /// <summary>The trainable parameters in the order the optimizer holds their state.</summary>
-    private IEnumerable<(string Name, Parameter Parameter)> OptimizerOrder() =>
-        _trainable.Where(p => p.Parameter.dim() >= 2).Concat(_trainable.Where(p => p.Parameter.dim() < 2));
 }

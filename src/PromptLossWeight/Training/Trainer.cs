@@ -1,9 +1,10 @@
+using System.Reflection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
-using PromptLossWeight.Metrics;
 using PromptLossWeight.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -29,10 +30,17 @@ namespace PromptLossWeight.Training;
 /// </remarks>
 public partial class Trainer : IDisposable
 {
-    private List<(string Name, Parameter Parameter)> _trainable;
-    private readonly List<MetricRecord> _history = [];
-    private readonly Dictionary<int, IReadOnlyList<IReadOnlyList<MaskedExample>>> _planCache = [];
-    private bool _started;
+    // All of the trainer's state is declared here; the other partial files (Trainer.Loop, Trainer.Evaluation,
+    // Trainer.SaveAndResume) only hold methods.
+    private List<(string Name, Parameter Parameter)> _trainable;            // the live trainable parameters (listed again at Train)
+    private readonly List<MetricRecord> _history = [];                      // one row per evaluation
+    private readonly Dictionary<int, IReadOnlyList<MicroBatch>> _planCache = []; // the micro-batches of the current epoch
+    private StepPlan? _steps;                                                // steps per epoch, total steps, evaluation interval
+    private TrainerState _state = new();                                     // what a checkpoint carries besides tensors
+    private TrainerOptimizer? _optimizer;                                    // AdamW and its per-parameter state
+    private string? _lastCheckpoint;                                         // the checkpoint this run wrote last
+    private bool _started;                                                   // Train() runs once per trainer
+    private bool? _logitsForMetrics;                                         // PreprocessLogitsForMetrics overridden (decided once)
 
     /// <summary>
     /// Creates a trainer. Options and data are validated here; the output directory and a checkpoint to resume from
@@ -60,10 +68,12 @@ public partial class Trainer : IDisposable
         // Move first, then list: moving to another device (or dtype) replaces and frees every parameter that changes,
         // so references taken before the move would point at freed tensors ("cuda" vs "cuda:0" counts as a change).
         if (options.Device is not null) model.Module.to(options.Device);
-        _trainable = Checkpoints.TrainableParameters(model.Module);
+        _trainable = TrainerCheckpoints.TrainableParameters(model.Module);
         if (_trainable.Count == 0)
             throw new ArgumentException("The model has no trainable parameters (none has requires_grad set).", nameof(model));
         Device = _trainable[0].Parameter.device;
+        if (Options.EarlyStoppingPatience is int patience)
+            Callbacks.Add(new EarlyStoppingCallback(Options.MetricForBest, patience, Options.GreaterIsBetter, Options.EarlyStoppingThreshold));
     }
 
     /// <summary>The run configuration.</summary>
@@ -84,7 +94,10 @@ public partial class Trainer : IDisposable
     /// <summary>The device batches are placed on (the model's).</summary>
     public Device Device { get; }
 
-    /// <summary>Callbacks invoked at step end, evaluation, save and train end, in order.</summary>
+    /// <summary>
+    /// Callbacks invoked at step end, evaluation, save and train end, in order. With <c>EarlyStoppingPatience</c> set,
+    /// the constructor adds an <see cref="EarlyStoppingCallback"/> here.
+    /// </summary>
     public IList<TrainerCallback> Callbacks { get; } = new List<TrainerCallback>();
 
     /// <summary>The metric history so far (one row per evaluation).</summary>
@@ -93,51 +106,49 @@ public partial class Trainer : IDisposable
     /// <summary>Optimizer steps completed.</summary>
     public long CurrentStep => _state.Step;
 
-    /// <summary>Total optimizer steps of the run (known once <see cref="Train"/> has started).</summary>
-    public long TotalSteps { get; private set; }
+    /// <summary>
+    /// Total optimizer steps of the run: <c>MaxSteps</c>, or <c>Epochs</c> × the steps of an epoch as
+    /// <see cref="PlanTrainBatches"/> plans it (packing included). Planned on first use; use it instead of computing
+    /// the number yourself, for warm-up, progress or evaluation intervals.
+    /// </summary>
+    public long TotalSteps => EnsurePlanned().TotalSteps;
+
+    /// <summary>
+    /// The total optimizer steps that a <see cref="Trainer"/> (with the default <see cref="PlanTrainBatches"/>) would plan
+    /// for <paramref name="options"/> and <paramref name="trainData"/>, without a model: for options that depend on it
+    /// (warm-up, evaluation interval) before the trainer exists.
+    /// </summary>
+    public static long PlanTotalSteps(TrainerOptions options, IReadOnlyList<MaskedExample> trainData)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(trainData);
+        options.Validate();
+        ValidateExamples(trainData, "training");
+        if (trainData.Count == 0) throw new ArgumentException("The training data is empty.", nameof(trainData));
+        return StepPlan.For(options, DefaultTrainPlan(options, trainData, 0, logger: null).Count).TotalSteps;
+    }
 
     // ---------------------------------------------------------------- hooks: data
 
     /// <summary>
-    /// The micro-batches of training epoch <paramref name="epoch"/>, each a list of examples that <see cref="Collate"/>
-    /// turns into one batch. Called once per epoch (cached). Default: the training examples shuffled with a generator
-    /// seeded from (<c>Seed</c>, epoch), cut into groups of <c>BatchSize</c> (the last one may be smaller); with
-    /// <c>PackedRowLength</c>, the shuffled examples are packed into rows and each group holds the examples of
-    /// <c>BatchSize</c> rows. Must be a pure function of the epoch so that a resumed run sees the same order.
+    /// The micro-batches of training epoch <paramref name="epoch"/>, in order. Called once per epoch (cached). Default:
+    /// the training examples shuffled with a generator seeded from (<c>Seed</c>, epoch), cut into padded micro-batches of
+    /// <c>BatchSize</c> examples (the last one may be smaller); with <c>PackedRowLength</c>, the shuffled examples are
+    /// packed once into rows and each micro-batch carries <c>BatchSize</c> of those rows. Must be a pure function of the
+    /// epoch so that a resumed run sees the same order.
     /// </summary>
-    protected virtual IReadOnlyList<IReadOnlyList<MaskedExample>> PlanTrainBatches(int epoch)
-    {
-        int[] order = Enumerable.Range(0, TrainData.Count).ToArray();
-        var random = new Random(unchecked(Options.Seed * 1_000_003 + epoch));
-        for (int i = order.Length - 1; i > 0; i--)
-        {
-            int j = random.Next(i + 1);
-            (order[i], order[j]) = (order[j], order[i]);
-        }
-        var shuffled = order.Select(i => TrainData[i]).ToList();
-        if (Options.PackedRowLength is not int rowLength) return Chunk(shuffled, Options.BatchSize);
-
-        PackingPlan plan = PackingPlanner.BestFitDecreasing(shuffled.Select(e => e.Length).ToList(), rowLength);
-        Logger.LogDebug("Epoch {Epoch}: {Examples} examples packed into {Rows} rows of {RowLength} tokens (efficiency {Efficiency:F3}).",
-            epoch, shuffled.Count, plan.Rows.Count, rowLength, plan.Efficiency);
-        return plan.Rows.Chunk(Options.BatchSize)
-            .Select(rows => (IReadOnlyList<MaskedExample>)rows.SelectMany(row => row.Select(i => shuffled[i])).ToList())
-            .ToList();
-    }
+    protected virtual IReadOnlyList<MicroBatch> PlanTrainBatches(int epoch) => DefaultTrainPlan(Options, TrainData, epoch, Logger);
 
     /// <summary>The micro-batches of an evaluation. Default: the evaluation examples in order, in groups of <c>EvalBatchSize</c>.</summary>
     protected virtual IReadOnlyList<IReadOnlyList<MaskedExample>> PlanEvalBatches() =>
         Chunk(EvalData, Options.EvalBatchSize ?? Options.BatchSize);
 
     /// <summary>
-    /// Turns a group of training examples into a batch on <see cref="Device"/>. Runs inside the step's dispose scope
-    /// (the batch's tensors are freed with it). Default: <see cref="Collator.Pad"/> with <c>PadTokenId</c>, or
-    /// <see cref="PackingCollator.Pack"/> into rows of <c>PackedRowLength</c> when packing is on.
+    /// Turns a planned micro-batch into a batch on <see cref="Device"/>. Runs inside the step's dispose scope (the
+    /// batch's tensors are freed with it). Default: <see cref="MicroBatch.Collate"/> with <c>PadTokenId</c> (padded, or
+    /// the packed rows the micro-batch carries).
     /// </summary>
-    protected virtual Batch Collate(IReadOnlyList<MaskedExample> examples) =>
-        Options.PackedRowLength is int rowLength
-            ? PackingCollator.Pack(examples, rowLength, Options.PadTokenId, Device).Batch
-            : Collator.Pad(examples, Options.PadTokenId, Device);
+    protected virtual Batch Collate(MicroBatch microBatch) => microBatch.Collate(Options.PadTokenId, Device);
 
     /// <summary>
     /// Turns a group of evaluation examples into a batch on <see cref="Device"/>. Default: <see cref="Collator.Pad"/>
@@ -156,8 +167,8 @@ public partial class Trainer : IDisposable
     {
         if (Options.RoleWeights is not null) return Options.RoleWeights;
         double plw = Options.EffectivePromptLossWeightSchedule.ValueAt(step, TotalSteps, _history);
-        if (!double.IsFinite(plw) || plw < 0)
-            throw new InvalidOperationException($"The prompt loss weight schedule returned {plw} at step {step}; a PLW must be a finite number >= 0.");
+        if (!RoleWeights.IsValid(plw))
+            throw new InvalidOperationException($"The prompt loss weight schedule returned {plw} at step {step}; a PLW must be {RoleWeights.Requirement}.");
         return RoleWeights.ForPromptLossWeight(plw);
     }
 
@@ -181,28 +192,29 @@ public partial class Trainer : IDisposable
 
     /// <summary>
     /// Per-sequence statistics ([B] tensors, left on the device) of one evaluation batch. Runs in eval mode under
-    /// <c>no_grad</c> inside a per-batch dispose scope. Default: when training with
-    /// <see cref="ChunkedWeightedCrossEntropy"/> and the model is an <see cref="IHiddenStateLanguageModel"/>, the
-    /// statistics come from hidden states chunk by chunk (<see cref="ChunkedTokenStatistics"/>; no [B, N, V] logits,
-    /// and <see cref="PreprocessLogitsForMetrics"/> is not called); otherwise from the model's logits through
-    /// <see cref="PreprocessLogitsForMetrics"/>.
+    /// <c>no_grad</c> inside a per-batch dispose scope. Default: when <see cref="PreprocessLogitsForMetrics"/> is
+    /// overridden, the model's logits go through it (logged once, since that builds [B, N, V] logits); otherwise the
+    /// loss supplies the per-token statistics (<see cref="IWeightedLoss.EvaluationStatistics"/>: the default chunked
+    /// loss works from hidden states and never builds the logits) and <see cref="EvalReductions.FromTokenStatistics(Batch, TokenStatistics, IReadOnlyList{long})"/>
+    /// reduces them, giving the same keys as the default <see cref="PreprocessLogitsForMetrics"/>.
     /// </summary>
     protected virtual Dictionary<string, Tensor> ComputeEvalStatistics(ICausalLanguageModel model, Batch batch)
     {
-        if (Options.Loss is ChunkedWeightedCrossEntropy chunked && model is IHiddenStateLanguageModel)
+        if (EvaluatesThroughLogits())
         {
-            IReadOnlyList<long>? answers = Options.AnswerTokenIds.Count > 0 ? Options.AnswerTokenIds : null;
-            using TokenStatistics tokens = ChunkedTokenStatistics.Compute(model, batch, answers, chunked.ChunkSize);
-            return EvalReductions.FromTokenStatistics(batch, tokens, Options.AnswerTokenIds);
+            Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+            return PreprocessLogitsForMetrics(logits, batch);
         }
-        Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
-        return PreprocessLogitsForMetrics(logits, batch);
+        IReadOnlyList<long>? answers = Options.AnswerTokenIds.Count > 0 ? Options.AnswerTokenIds : null;
+        using TokenStatistics tokens = Options.Loss.EvaluationStatistics(model, batch, answers);
+        return EvalReductions.FromTokenStatistics(batch, tokens, Options.AnswerTokenIds);
     }
 
     /// <summary>
     /// Reduces the logits of an evaluation batch to per-sequence [B] tensors on the device (see
     /// <see cref="EvalStatisticKeys"/>); the trainer concatenates them over the evaluation and hands them to
-    /// <see cref="ComputeMetrics"/>. Add keys of your own for custom metrics.
+    /// <see cref="ComputeMetrics"/>. Add keys of your own for custom metrics: when a subclass overrides this hook,
+    /// every evaluation batch goes through it, whatever the loss (the model's full logits are computed for it).
     /// Default: <see cref="EvalReductions.FromLogits"/> with <c>Options.AnswerTokenIds</c>.
     /// </summary>
     protected virtual Dictionary<string, Tensor> PreprocessLogitsForMetrics(Tensor logits, Batch batch) =>
@@ -230,6 +242,38 @@ public partial class Trainer : IDisposable
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /// <summary>True when a subclass overrides <see cref="PreprocessLogitsForMetrics"/> (logged the first time).</summary>
+    private bool EvaluatesThroughLogits()
+    {
+        if (_logitsForMetrics is bool known) return known;
+        MethodInfo? hook = GetType().GetMethod(nameof(PreprocessLogitsForMetrics), BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic,
+            null, [typeof(Tensor), typeof(Batch)], null);
+        bool overridden = hook is not null && hook.DeclaringType != typeof(Trainer);
+        if (overridden)
+            Logger.LogInformation("{Trainer} overrides PreprocessLogitsForMetrics: evaluation computes the model's full [B, N, V] logits for it " +
+                "instead of the loss's own statistics.", GetType().Name);
+        _logitsForMetrics = overridden;
+        return overridden;
+    }
+
+    private static IReadOnlyList<MicroBatch> DefaultTrainPlan(TrainerOptions options, IReadOnlyList<MaskedExample> data, int epoch, ILogger? logger)
+    {
+        int[] order = Enumerable.Range(0, data.Count).ToArray();
+        var random = new Random(unchecked(options.Seed * 1_000_003 + epoch));
+        for (int i = order.Length - 1; i > 0; i--)
+        {
+            int j = random.Next(i + 1);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        var shuffled = order.Select(i => data[i]).ToList();
+        if (options.PackedRowLength is not int rowLength) return MicroBatch.Padded(shuffled, options.BatchSize);
+
+        PackingPlan plan = PackingPlanner.BestFitDecreasing(shuffled.Select(e => e.Length).ToList(), rowLength);
+        logger?.LogDebug("Epoch {Epoch}: {Examples} examples packed into {Rows} rows of {RowLength} tokens (efficiency {Efficiency:F3}).",
+            epoch, shuffled.Count, plan.Rows.Count, rowLength, plan.Efficiency);
+        return MicroBatch.Packed(shuffled, plan, options.BatchSize);
+    }
 
     private static IReadOnlyList<IReadOnlyList<MaskedExample>> Chunk(IReadOnlyList<MaskedExample> examples, int size)
     {

@@ -1,6 +1,6 @@
 using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 using static TorchSharp.torch;
 
 namespace PromptLossWeight.Training;
@@ -141,8 +141,8 @@ public sealed record TrainerOptions
     {
         if (string.IsNullOrWhiteSpace(OutputDirectory))
             throw Invalid(nameof(OutputDirectory), "is required (checkpoints and metric history are written there)");
-        if (!double.IsFinite(PromptLossWeight) || PromptLossWeight < 0)
-            throw Invalid(nameof(PromptLossWeight), $"must be a finite number >= 0, got {PromptLossWeight}");
+        if (!Masking.RoleWeights.IsValid(PromptLossWeight))
+            throw Invalid(nameof(PromptLossWeight), $"must be {Masking.RoleWeights.Requirement}, got {PromptLossWeight}");
         if (RoleWeights is not null && PromptLossWeightSchedule is not null)
             throw Invalid(nameof(RoleWeights), "and PromptLossWeightSchedule cannot both be set: role weights replace the PLW");
         if (RoleWeights is not null)

@@ -26,7 +26,6 @@ internal sealed class TrainerState
     public long TrainLossCount { get; set; }
     public double BestMetric { get; set; } = double.NaN;
     public long? BestStep { get; set; }
-    public int EvaluationsWithoutImprovement { get; set; }
     public int ConsecutiveNonFiniteSteps { get; set; }
     public long SkippedSteps { get; set; }
     public double PromptLossWeight { get; set; } = double.NaN;

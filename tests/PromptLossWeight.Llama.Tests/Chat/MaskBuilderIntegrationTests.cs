@@ -30,6 +30,41 @@ public class MaskBuilderIntegrationTests
     }
 
     [Fact]
+    public void A_turns_context_flows_through_the_spans_into_context_first_truncation()
+    {
+        ChatTurn[] conversation =
+        [
+            new(TokenRole.User, "Article: hello world hello world. Question: the answer?") { Context = "hello world hello world." },
+            new(TokenRole.Assistant, "the answer"),
+        ];
+        var rendered = new Llama2ChatTemplate(Tokenizer).Render(conversation);
+        ChatSpan context = rendered.Spans.Should().ContainSingle(s => s.IsContext).Subject;
+        int contextTokens = context.Ids.Count;
+        var builder = new MaskBuilder(text => Tokenizer.Encode(text),
+            new MaskBuilderOptions { MaxLength = rendered.Ids.Length - 2, Truncation = PromptTruncation.ContextFirst });
+
+        var example = builder.Build(rendered.Segments)!;
+
+        context.Text.Should().Be("hello world hello world.");
+        context.Role.Should().Be(TokenRole.User);
+        rendered.Segments.Count(s => s.IsContext).Should().Be(1);
+        string.Concat(rendered.Spans.Select(s => s.Text)).Should().Be(rendered.Text);
+        int start = rendered.Spans.TakeWhile(s => !s.IsContext).Sum(s => s.Ids.Count);
+        example.InputIds.Should().Equal([.. rendered.Ids[..(start + contextTokens - 2)], .. rendered.Ids[(start + contextTokens)..]],
+            "the last two context tokens go, everything around the context stays");
+    }
+
+    [Fact]
+    public void A_context_that_is_not_in_its_turn_is_an_error()
+    {
+        ChatTurn[] conversation = [new(TokenRole.User, "hello") { Context = "article" }, new(TokenRole.Assistant, "hi")];
+
+        var act = () => new Llama2ChatTemplate(Tokenizer).Render(conversation);
+
+        act.Should().Throw<ArgumentException>().WithMessage("*context does not occur*article*");
+    }
+
+    [Fact]
     public void Role_weights_give_system_user_and_assistant_tokens_their_weights()
     {
         var example = new Llama2ChatTemplate(Tokenizer).Render(Conversation).ToMaskedExample();

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
 using PromptLossWeight.IO;
 using PromptLossWeight.Llama.Checkpoints;
 using PromptLossWeight.Llama.Lora;

@@ -1,10 +1,10 @@
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Llama.Lora;
 using PromptLossWeight.Llama.Model;
 using PromptLossWeight.Masking;
 using PromptLossWeight.Llama.Tests.Support;
 using PromptLossWeight.Loss;
-using PromptLossWeight.Metrics;
 using PromptLossWeight.Training;
 using static TorchSharp.torch;
 using LlamaCheckpoint = PromptLossWeight.Llama.Checkpoints.LlamaCheckpoint;

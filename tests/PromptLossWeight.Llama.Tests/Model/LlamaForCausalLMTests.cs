@@ -1,4 +1,4 @@
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
 using PromptLossWeight.Llama.Model;
 using PromptLossWeight.Llama.Tests.Support;
 using PromptLossWeight.Loss;

@@ -1,4 +1,4 @@
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
 using PromptLossWeight.Masking;
 using static TorchSharp.torch;
 

@@ -79,6 +79,23 @@ public class MaskBuilderTests
     }
 
     [Fact]
+    public void The_context_of_a_chat_turn_is_tokenized_on_its_own_and_shortened_first()
+    {
+        var builder = new MaskBuilder(text => text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(w => (long)w.Length).ToArray(),
+            new MaskBuilderOptions { MaxLength = 6, Truncation = PromptTruncation.ContextFirst });
+
+        MaskedExample e = builder.BuildChat([
+            new ChatTurn(TokenRole.User, "q aa bbb cccc ddddd qq") { Context = "aa bbb cccc ddddd" },
+            new ChatTurn(TokenRole.Assistant, "x"),
+        ])!;
+
+        e.InputIds.Should().Equal([1L, 2, 3, 4, 2, 1], "only the end of the context goes; the words around it stay");
+        builder.Truncated.Should().Be(1);
+        FluentActions.Invoking(() => builder.BuildChat([new ChatTurn(TokenRole.User, "q") { Context = "article" }, new ChatTurn(TokenRole.Assistant, "x")]))
+            .Should().Throw<ArgumentException>().WithMessage("The context of turn 0 does not occur in its content.*");
+    }
+
+    [Fact]
     public void A_completion_that_cannot_fit_is_an_error_or_a_counted_skip()
     {
         var strict = new MaskBuilder(Gpt2, new MaskBuilderOptions { MaxLength = 3 });

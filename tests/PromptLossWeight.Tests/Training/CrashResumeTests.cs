@@ -69,8 +69,8 @@ public class CrashResumeTests(ITestOutputHelper output)
     [Fact]
     public void A_run_killed_with_SIGKILL_at_a_random_step_resumes_and_ends_with_the_parameters_of_an_uninterrupted_run()
     {
-        using var uninterrupted = new TempDirectory();
-        using var interrupted = new TempDirectory();
+        using var uninterrupted = new TempDir();
+        using var interrupted = new TempDir();
         RunToCompletion(uninterrupted.Path);
 
         // A random step, then a random delay, so the kill can land inside a step, an evaluation or a checkpoint save.
@@ -87,7 +87,7 @@ public class CrashResumeTests(ITestOutputHelper output)
             child.WaitForExit();
         }
         File.Exists(Path.Combine(interrupted.Path, FinalFile)).Should().BeFalse("the killed run never finished");
-        var before = Checkpoints.ListComplete(interrupted.Path);
+        var before = TrainerCheckpoints.ListComplete(interrupted.Path);
         output.WriteLine($"complete checkpoints after the kill: {string.Join(", ", before.Select(c => c.Step))}");
 
         RunToCompletion(interrupted.Path);

@@ -8,7 +8,7 @@ public class FrozenParameterTests
     [Fact]
     public void Only_parameters_that_require_grad_are_trained_and_checkpointed()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var model = new TinyCausalModel();
         foreach (var (name, p) in model.named_parameters())
             if (name.StartsWith("embed", StringComparison.Ordinal)) p.requires_grad = false;   // e.g. a frozen base under LoRA
@@ -20,7 +20,7 @@ public class FrozenParameterTests
         var after = model.Snapshot();
         after["embed.weight"].Should().Equal(before["embed.weight"]);
         after["head.weight"].Should().NotEqual(before["head.weight"]);
-        var header = SafeTensors.ReadHeader(Path.Combine(result.LastCheckpointPath!, Checkpoints.ModelFileName));
+        var header = SafeTensors.ReadHeader(Path.Combine(result.LastCheckpointPath!, TrainerCheckpoints.ModelFileName));
         header.Entries.Select(e => e.Name).Should().BeEquivalentTo(["mix.weight", "mix.bias", "head.weight"]);
     }
 }

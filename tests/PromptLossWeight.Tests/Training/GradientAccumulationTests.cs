@@ -15,7 +15,7 @@ public class GradientAccumulationTests
 
         (List<double> losses, Dictionary<string, float[]> parameters) Run(int batchSize, int accumulation)
         {
-            using var dir = new TempDirectory();
+            using var dir = new TempDir();
             var model = new TinyCausalModel();
             var options = TrainerTestData.Options(dir.Path) with
             {

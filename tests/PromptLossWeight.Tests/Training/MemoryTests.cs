@@ -13,7 +13,7 @@ public class MemoryTests
     [Fact]
     public void The_live_native_tensor_count_after_300_steps_equals_the_count_after_10()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var options = TrainerTestData.Options(dir.Path) with
         {
             MaxSteps = 300, EvalSteps = 50, GradientAccumulationSteps = 2, MaxGradNorm = 1.0, SaveTotalLimit = 1,

@@ -14,7 +14,7 @@ public class ModelMoveTests
     [Fact]
     public void A_trainer_whose_device_move_replaces_the_parameters_trains_the_live_ones()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var model = new ReplacingOnMoveModel();
         var trainer = new Trainer(model, TrainerTestData.Options(dir.Path) with { MaxSteps = 3, Device = CPU }, TrainerTestData.Examples(12, seed: 5));
 
@@ -29,7 +29,7 @@ public class ModelMoveTests
     [Fact]
     public void Converting_the_model_after_the_trainer_is_created_still_trains_the_live_parameters()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var model = new TinyCausalModel();
         var trainer = new Trainer(model, TrainerTestData.Options(dir.Path) with { MaxSteps = 3 }, TrainerTestData.Examples(12, seed: 6));
         model.to(ScalarType.Float64);   // replaces every parameter

@@ -1,4 +1,4 @@
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
 using PromptLossWeight.Masking;
 using PromptLossWeight.Models;
 using PromptLossWeight.Training;
@@ -36,7 +36,7 @@ public class NonFiniteTests
     [InlineData(true)]
     public void With_skip_a_non_finite_step_leaves_parameters_unchanged_is_counted_and_training_continues(bool gradientOnly)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var model = new TinyCausalModel();
         Func<long, bool> poisoned = s => s is 2 or 3;
         var trainer = new PoisonTrainer(model, Options(dir.Path), TrainerTestData.Examples(12, seed: 17), TrainerTestData.Examples(4, seed: 18))
@@ -62,7 +62,7 @@ public class NonFiniteTests
     [Fact]
     public void With_skip_K_non_finite_steps_in_a_row_stop_with_a_clear_error_and_leave_the_last_checkpoint_untouched()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var trainer = new PoisonTrainer(new TinyCausalModel(), Options(dir.Path) with { MaxConsecutiveNonFiniteSteps = 3 },
             TrainerTestData.Examples(12, seed: 17), TrainerTestData.Examples(4, seed: 18)) { NanLossAt = s => s >= 2 };
         var saved = new List<(string Path, string Manifest)>();
@@ -73,7 +73,7 @@ public class NonFiniteTests
         // Steps 2, 3 and 4 are non-finite; the checkpoint of step 4 (after two skipped updates) holds finite state.
         act.Should().Throw<NonFiniteTrainingException>().WithMessage("3 non-finite steps in a row (last at step 4*MaxConsecutiveNonFiniteSteps = 3*")
             .Which.Step.Should().Be(4);
-        Checkpoints.ListComplete(dir.Path).Select(c => c.Path).Should().Equal(saved.Select(s => s.Path));
+        TrainerCheckpoints.ListComplete(dir.Path).Select(c => c.Path).Should().Equal(saved.Select(s => s.Path));
         foreach (var (path, manifest) in saved) File.ReadAllText(Path.Combine(path, "manifest.json")).Should().Be(manifest);
         saved.Select(s => Path.GetFileName(s.Path)).Should().Equal("checkpoint-2", "checkpoint-4");
     }
@@ -81,20 +81,20 @@ public class NonFiniteTests
     [Fact]
     public void With_stop_the_first_non_finite_step_stops_training()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var trainer = new PoisonTrainer(new TinyCausalModel(), Options(dir.Path) with { NonFinitePolicy = NonFinitePolicy.Stop },
             TrainerTestData.Examples(12, seed: 17)) { NanGradientAt = s => s == 3 };
 
         var act = () => trainer.Train();
 
         act.Should().Throw<NonFiniteTrainingException>().WithMessage("Non-finite gradient at step 3*NonFinitePolicy.Stop*");
-        Checkpoints.ListComplete(dir.Path).Select(c => c.Step).Should().Equal(2);
+        TrainerCheckpoints.ListComplete(dir.Path).Select(c => c.Step).Should().Equal(2);
     }
 
     [Fact]
     public void A_checkpoint_is_never_written_from_non_finite_parameters()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var model = new TinyCausalModel();
         var trainer = new Trainer(model, Options(dir.Path), TrainerTestData.Examples(12, seed: 17));
         trainer.Callbacks.Add(new LambdaCallback
@@ -110,7 +110,7 @@ public class NonFiniteTests
         var act = () => trainer.Train();
 
         act.Should().Throw<NonFiniteTrainingException>().WithMessage("*not finite at step 4; refusing to write a checkpoint*");
-        Checkpoints.ListComplete(dir.Path).Select(c => c.Step).Should().Equal(2);
+        TrainerCheckpoints.ListComplete(dir.Path).Select(c => c.Step).Should().Equal(2);
         Directory.EnumerateDirectories(dir.Path).Select(Path.GetFileName).Should().Equal("checkpoint-2");
     }
 }

@@ -1,5 +1,4 @@
 using PromptLossWeight.Loss;
-using PromptLossWeight.Tests.Packing;
 using PromptLossWeight.Training;
 
 namespace PromptLossWeight.Tests.Training;
@@ -38,8 +37,8 @@ public class PackedTrainingTests
     public void A_packed_training_step_has_the_loss_and_update_of_the_same_examples_padded(double plw)
     {
         var examples = TrainerTestData.Examples(12, seed: 31);
-        using var paddedDir = new TempDirectory();
-        using var packedDir = new TempDirectory();
+        using var paddedDir = new TempDir();
+        using var packedDir = new TempDir();
         TrainerOptions Options(string dir) => TrainerTestData.Options(dir) with
         {
             MaxSteps = 1, EvalSteps = 100, PromptLossWeight = plw, LearningRate = 1e-3,
@@ -57,8 +56,8 @@ public class PackedTrainingTests
     public void Packing_puts_several_examples_in_a_row_so_an_epoch_takes_fewer_steps()
     {
         var examples = TrainerTestData.Examples(24, seed: 32);
-        using var paddedDir = new TempDirectory();
-        using var packedDir = new TempDirectory();
+        using var paddedDir = new TempDir();
+        using var packedDir = new TempDir();
         var options = TrainerTestData.Options(paddedDir.Path) with { BatchSize = 2, Epochs = 1, EvalSteps = 100, Loss = new LogitsWeightedLoss() };
 
         var padded = Run(options, examples);
@@ -70,9 +69,28 @@ public class PackedTrainingTests
     }
 
     [Fact]
+    public void The_trainer_publishes_its_planned_total_steps_and_packing_counts_in_them()
+    {
+        var examples = TrainerTestData.Examples(24, seed: 32);
+        using var dir = new TempDir();
+        var options = TrainerTestData.Options(dir.Path) with { BatchSize = 2, Epochs = 2, EvalSteps = 100, PackedRowLength = 32 };
+        var steps = new List<long>();
+
+        var trainer = new Trainer(new TinyDocumentModel(seed: 11, vocabulary: 16), options, examples);
+        long planned = trainer.TotalSteps;
+        trainer.Callbacks.Add(new LambdaCallback { StepEnd = c => steps.Add(c.TotalSteps) });
+        TrainResult result = trainer.Train();
+
+        Trainer.PlanTotalSteps(options, examples).Should().Be(planned);
+        planned.Should().BeLessThan(Trainer.PlanTotalSteps(options with { PackedRowLength = null }, examples));
+        result.Steps.Should().Be(planned);
+        steps.Should().OnlyContain(total => total == planned);
+    }
+
+    [Fact]
     public void A_row_length_below_two_tokens_is_rejected()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var act = () => new Trainer(new TinyDocumentModel(seed: 1, vocabulary: 16), TrainerTestData.Options(dir.Path) with { PackedRowLength = 1 },
             TrainerTestData.Examples(4, seed: 1));
         act.Should().Throw<ArgumentException>().WithMessage("*PackedRowLength*at least 2*");

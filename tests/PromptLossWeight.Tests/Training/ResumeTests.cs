@@ -25,8 +25,8 @@ public class ResumeTests
     [Fact]
     public void Training_2N_steps_equals_N_steps_then_resume_and_N_more()
     {
-        using var straightDir = new TempDirectory();
-        using var resumedDir = new TempDirectory();
+        using var straightDir = new TempDir();
+        using var resumedDir = new TempDir();
         var straight = Run(Options(straightDir.Path));
 
         var first = Run(Options(resumedDir.Path), stopAt: 10);
@@ -44,8 +44,8 @@ public class ResumeTests
     [Fact]
     public void Resume_from_latest_skips_corrupt_and_incomplete_checkpoints_with_a_warning_and_still_ends_identical()
     {
-        using var straightDir = new TempDirectory();
-        using var dir = new TempDirectory();
+        using var straightDir = new TempDir();
+        using var dir = new TempDir();
         var straight = Run(Options(straightDir.Path));
         Run(Options(dir.Path), stopAt: 10);
         // Corrupt the newest checkpoint (one flipped byte) and fake an incomplete newer one without a manifest.
@@ -68,7 +68,7 @@ public class ResumeTests
     [Fact]
     public void Resuming_from_a_checkpoint_of_a_model_of_a_different_shape_fails_before_any_step()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         Run(Options(dir.Path) with { MaxSteps = 5 });
         var other = new TinyCausalModel(dim: 6);
         int steps = 0;
@@ -84,7 +84,7 @@ public class ResumeTests
     [Fact]
     public void Resuming_from_a_named_checkpoint_that_is_corrupt_is_an_error_naming_the_file()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         Run(Options(dir.Path) with { MaxSteps = 5 });
         File.Delete(Path.Combine(dir.Path, "checkpoint-5", "trainer_state.json"));
 

@@ -1,4 +1,4 @@
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Training;
 
 namespace PromptLossWeight.Tests.Training;
@@ -64,7 +64,7 @@ public class ScheduleTests
     [Fact]
     public void A_user_schedule_sees_the_metric_history_and_drives_the_plw()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var options = TrainerTestData.Options(dir.Path) with { MaxSteps = 9, EvalSteps = 3, PromptLossWeightSchedule = new HalveAfterEachEvaluation() };
         var plwPerStep = new List<double>();
         var trainer = new Trainer(new TinyCausalModel(), options, TrainerTestData.Examples(12, seed: 14), TrainerTestData.Examples(4, seed: 15));
@@ -79,7 +79,7 @@ public class ScheduleTests
     [Fact]
     public void A_plw_schedule_flows_into_the_loss_weights()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var options = TrainerTestData.Options(dir.Path) with { MaxSteps = 4, EvalSteps = 100, PromptLossWeightSchedule = PromptLossWeightSchedule.Linear(0.9, 0.0, 3) };
         var trainer = new WeightRecordingTrainer(new TinyCausalModel(), options, TrainerTestData.Examples(8, seed: 16));
 
@@ -94,7 +94,7 @@ public class ScheduleTests
     {
         public List<double> PromptWeights { get; } = [];
 
-        protected override TorchSharp.torch.Tensor ComputeLoss(PromptLossWeight.Models.ICausalLanguageModel model, PromptLossWeight.Data.Batch batch,
+        protected override TorchSharp.torch.Tensor ComputeLoss(PromptLossWeight.Models.ICausalLanguageModel model, PromptLossWeight.Batching.Batch batch,
             TorchSharp.torch.Tensor weights, double normalizer)
         {
             float[] w = weights.cpu().data<float>().ToArray();

@@ -1,7 +1,7 @@
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
-using PromptLossWeight.Metrics;
 using PromptLossWeight.Models;
 using PromptLossWeight.Training;
 using static TorchSharp.torch;
@@ -44,7 +44,7 @@ public class SubclassTests
     [Fact]
     public void A_subclass_overriding_ComputeLoss_and_ComputeMetrics_trains_and_reports_its_metric()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var examples = TrainerTestData.Examples(8, seed: 12);
         var options = TrainerTestData.Options(dir.Path) with
         {

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using PromptLossWeight.Logging;
-using PromptLossWeight.Metrics;
+using PromptLossWeight.Evaluation;
 using PromptLossWeight.Training;
 
 namespace PromptLossWeight.Tests.Training;
@@ -17,14 +17,14 @@ public class TensorBoardTests
     [Fact]
     public void Every_event_file_starts_with_the_file_version_record()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         double before = UnixNow();
         string path;
-        using (var writer = new TensorBoardWriter(dir.Sub("run")))
+        using (var writer = new TensorBoardWriter(dir.File("run")))
             path = writer.FilePath;
         double after = UnixNow();
 
-        Path.GetDirectoryName(path).Should().Be(dir.Sub("run"));
+        Path.GetDirectoryName(path).Should().Be(dir.File("run"));
         Match name = Regex.Match(Path.GetFileName(path), @"^events\.out\.tfevents\.(\d+)\.(.+)$");
         name.Success.Should().BeTrue($"'{Path.GetFileName(path)}' must follow events.out.tfevents.<unix-seconds>.<host>");
         long.Parse(name.Groups[1].Value).Should().BeInRange((long)before, (long)after);
@@ -44,7 +44,7 @@ public class TensorBoardTests
     [Fact]
     public void A_scalar_record_is_byte_for_byte_what_other_tensorboard_writers_produce()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         string path;
         using (var writer = new TensorBoardWriter(dir.Path))
         {
@@ -72,8 +72,8 @@ public class TensorBoardTests
     [Fact]
     public void A_training_run_logs_every_evaluation_with_the_values_of_the_metric_history()
     {
-        using var dir = new TempDirectory();
-        var options = TrainerTestData.Options(dir.Sub("out")) with
+        using var dir = new TempDir();
+        var options = TrainerTestData.Options(dir.File("out")) with
         {
             MaxSteps = 6, EvalSteps = 2, WarmupSteps = 3, LearningRateSchedule = LearningRateScheduleKind.Linear,
             PromptLossWeightSchedule = PromptLossWeightSchedule.Linear(1.0, 0.0, 6),
@@ -81,14 +81,14 @@ public class TensorBoardTests
         using var trainer = new Trainer(new TinyCausalModel(), options, TrainerTestData.Examples(16, seed: 3), TrainerTestData.Examples(6, seed: 4));
         var stepLosses = new List<(long Step, double Loss)>();
         trainer.Callbacks.Add(new LambdaCallback { StepEnd = c => stepLosses.Add((c.Step, c.StepLoss)) });
-        using var tensorBoard = new TensorBoardCallback(dir.Sub("tb"));
+        using var tensorBoard = new TensorBoardCallback(dir.File("tb"));
         trainer.Callbacks.Add(tensorBoard);
         double before = UnixNow();
 
         TrainResult result = trainer.Train();
 
         double after = UnixNow();
-        Directory.GetFiles(dir.Sub("tb")).Should().Equal(tensorBoard.FilePath);
+        Directory.GetFiles(dir.File("tb")).Should().Equal(tensorBoard.FilePath);
         var events = TensorBoardEventReader.ReadFile(tensorBoard.FilePath!);
         events[0].FileVersion.Should().Be("brain.Event:2");
         events.Select(e => e.WallTime).Should().BeInAscendingOrder().And.OnlyContain(t => t >= before && t <= after);
@@ -120,10 +120,10 @@ public class TensorBoardTests
     [Fact]
     public void Each_evaluation_is_on_disk_before_training_continues()
     {
-        using var dir = new TempDirectory();
-        var options = TrainerTestData.Options(dir.Sub("out")) with { MaxSteps = 4, EvalSteps = 2 };
+        using var dir = new TempDir();
+        var options = TrainerTestData.Options(dir.File("out")) with { MaxSteps = 4, EvalSteps = 2 };
         using var trainer = new Trainer(new TinyCausalModel(), options, TrainerTestData.Examples(8, seed: 5), TrainerTestData.Examples(4, seed: 6));
-        using var tensorBoard = new TensorBoardCallback(dir.Sub("tb"), stepLossInterval: 0);
+        using var tensorBoard = new TensorBoardCallback(dir.File("tb"), stepLossInterval: 0);
         trainer.Callbacks.Add(tensorBoard);
         var seenOnDisk = new List<long[]>();
         // Runs right after the TensorBoard callback, while its file is still open: what a killed run would leave behind.
@@ -146,7 +146,7 @@ public class TensorBoardTests
     [InlineData(38, "data CRC")]    // the data's CRC (bytes 37..40 of the 41-byte record)
     public void A_corrupted_byte_fails_the_crc_check(int offsetInSecondRecord, string failure)
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         string path;
         using (var writer = new TensorBoardWriter(dir.Path))
         {
@@ -165,7 +165,7 @@ public class TensorBoardTests
     [Fact]
     public void Two_writers_started_together_write_separate_files()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         using var first = new TensorBoardWriter(dir.Path);
         using var second = new TensorBoardWriter(dir.Path);
         first.AddScalar("a", 1, step: 1);
@@ -181,11 +181,11 @@ public class TensorBoardTests
     [Fact]
     public void A_resumed_run_with_the_same_callback_adds_a_new_file_that_continues_the_steps()
     {
-        using var dir = new TempDirectory();
-        var options = TrainerTestData.Options(dir.Sub("out")) with { MaxSteps = 4, EvalSteps = 2 };
+        using var dir = new TempDir();
+        var options = TrainerTestData.Options(dir.File("out")) with { MaxSteps = 4, EvalSteps = 2 };
         var train = TrainerTestData.Examples(8, seed: 5);
         var eval = TrainerTestData.Examples(4, seed: 6);
-        using var tensorBoard = new TensorBoardCallback(dir.Sub("tb"), stepLossInterval: 2);
+        using var tensorBoard = new TensorBoardCallback(dir.File("tb"), stepLossInterval: 2);
         using (var first = new Trainer(new TinyCausalModel(), options with { MaxSteps = 2 }, train, eval))
         {
             first.Callbacks.Add(tensorBoard);
@@ -199,7 +199,7 @@ public class TensorBoardTests
         }
 
         tensorBoard.FilePath.Should().NotBe(firstFile);
-        Directory.GetFiles(dir.Sub("tb")).Should().BeEquivalentTo([firstFile, tensorBoard.FilePath]);
+        Directory.GetFiles(dir.File("tb")).Should().BeEquivalentTo([firstFile, tensorBoard.FilePath]);
         TensorBoardEventReader.ReadFile(firstFile).Skip(1).Select(e => e.Step).Should().Equal(2, 2);
         TensorBoardEventReader.ReadFile(tensorBoard.FilePath!).Skip(1).Select(e => e.Step).Should().Equal(4, 4);
     }
@@ -207,14 +207,14 @@ public class TensorBoardTests
     [Fact]
     public void Bad_input_is_rejected_with_a_clear_message()
     {
-        using var dir = new TempDirectory();
-        string file = dir.Sub("not-a-folder");
+        using var dir = new TempDir();
+        string file = dir.File("not-a-folder");
         File.WriteAllText(file, "x");
 
         var onFile = () => new TensorBoardWriter(file);
         onFile.Should().Throw<IOException>().WithMessage($"*'{file}'*");
 
-        var writer = new TensorBoardWriter(dir.Sub("run"));
+        var writer = new TensorBoardWriter(dir.File("run"));
         var emptyTag = () => writer.AddScalar(" ", 1, step: 3);
         emptyTag.Should().Throw<ArgumentException>().WithMessage("*non-empty tag (step 3)*");
         writer.Dispose();

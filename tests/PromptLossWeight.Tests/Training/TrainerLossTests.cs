@@ -1,4 +1,4 @@
-using PromptLossWeight.Data;
+using PromptLossWeight.Batching;
 using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
 using PromptLossWeight.Models;
@@ -52,7 +52,7 @@ public class TrainerLossTests
     [Fact]
     public void The_loss_the_trainer_optimises_equals_weighted_cross_entropy_on_the_same_batch()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var options = TrainerTestData.Options(dir.Path) with { PromptLossWeight = 0.3, MaxSteps = 5, EvalSteps = 100 };
         var trainer = new RecordingTrainer(new TinyCausalModel(), options, TrainerTestData.Examples(20, seed: 1))
         {
@@ -72,7 +72,7 @@ public class TrainerLossTests
     [Fact]
     public void With_a_prompt_loss_weight_of_zero_prompt_tokens_contribute_exactly_zero_gradient()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var examples = TrainerTestData.Examples(4, seed: 2);
         var model = new LeafLogitsModel(new TinyCausalModel());
         var trainer = new ProbeTrainer(model, TrainerTestData.Options(dir.Path) with { PromptLossWeight = 0 }, examples);
@@ -112,7 +112,7 @@ public class TrainerLossTests
     [Fact]
     public void Per_role_weights_flow_into_the_loss()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var roleWeights = new RoleWeights(System: 0.0, User: 0.25, Assistant: 1.0);
         var chat = new List<MaskedExample>();
         for (int i = 0; i < 4; i++)

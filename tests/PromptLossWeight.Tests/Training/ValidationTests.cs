@@ -39,8 +39,8 @@ public class ValidationTests
     [Fact]
     public void An_output_directory_that_cannot_be_written_fails_before_any_training()
     {
-        using var dir = new TempDirectory();
-        string blocked = dir.Sub("a-file");
+        using var dir = new TempDir();
+        string blocked = dir.File("a-file");
         File.WriteAllText(blocked, "not a folder");
         var trainer = new Trainer(new TinyCausalModel(), TrainerTestData.Options(Path.Combine(blocked, "out")), TrainerTestData.Examples(4, seed: 19));
         int steps = 0;
@@ -70,7 +70,7 @@ public class ValidationTests
     [Fact]
     public void A_schedule_that_returns_an_invalid_plw_stops_with_the_step_named()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var options = TrainerTestData.Options(dir.Path) with { MaxSteps = 5, PromptLossWeightSchedule = new BrokenSchedule() };
         var act = () => new Trainer(new TinyCausalModel(), options, TrainerTestData.Examples(8, seed: 21)).Train();
 
@@ -80,7 +80,7 @@ public class ValidationTests
     [Fact]
     public void A_metric_for_best_that_is_never_computed_is_a_clear_error()
     {
-        using var dir = new TempDirectory();
+        using var dir = new TempDir();
         var options = TrainerTestData.Options(dir.Path) with { MaxSteps = 2, EvalSteps = 1, MetricForBest = "acuracy" };
         var act = () => new Trainer(new TinyCausalModel(), options, TrainerTestData.Examples(8, seed: 21), TrainerTestData.Examples(2, seed: 22)).Train();
 
@@ -89,6 +89,6 @@ public class ValidationTests
 
     private sealed class BrokenSchedule : IPromptLossWeightSchedule
     {
-        public double ValueAt(long step, long totalSteps, IReadOnlyList<PromptLossWeight.Metrics.MetricRecord> history) => step < 2 ? 0.5 : double.NaN;
+        public double ValueAt(long step, long totalSteps, IReadOnlyList<PromptLossWeight.Evaluation.MetricRecord> history) => step < 2 ? 0.5 : double.NaN;
     }
 }

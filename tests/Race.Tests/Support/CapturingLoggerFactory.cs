@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Race.Tests;
+namespace Race.Tests.Support;
 
 /// <summary>A logger factory that keeps every formatted message (from any thread) for assertions.</summary>
 internal sealed class CapturingLoggerFactory : ILoggerFactory

@@ -1,8 +1,8 @@
 using System.Text.Json;
-using PromptLossWeight.Data.Race;
+using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Samples.Race.Synthetic;
 
-namespace Race.Tests;
+namespace Race.Tests.Support;
 
 /// <summary>Writes synthetic RACE examples in each of the three on-disk formats.</summary>
 internal static class RaceFixtureFiles

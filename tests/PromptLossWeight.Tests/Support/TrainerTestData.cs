@@ -1,0 +1,57 @@
+using PromptLossWeight.Masking;
+using PromptLossWeight.Training;
+
+namespace PromptLossWeight.Tests.Support;
+
+internal static class TrainerTestData
+{
+    /// <summary>Random prompt/completion examples of different lengths (prompt 2..6 tokens, completion 1..4).</summary>
+    public static List<MaskedExample> Examples(int count, int seed, int vocab = 16)
+    {
+        var random = new Random(seed);
+        var examples = new List<MaskedExample>();
+        for (int i = 0; i < count; i++)
+        {
+            int prompt = random.Next(2, 7), completion = random.Next(1, 5);
+            long[] ids = Enumerable.Range(0, prompt + completion).Select(_ => (long)random.Next(1, vocab)).ToArray();
+            TokenRole[] roles = Enumerable.Range(0, prompt + completion).Select(k => k < prompt ? TokenRole.User : TokenRole.Assistant).ToArray();
+            examples.Add(new MaskedExample(ids, roles));
+        }
+        return examples;
+    }
+
+    public static TrainerOptions Options(string outputDirectory) => new()
+    {
+        OutputDirectory = outputDirectory,
+        LearningRate = 1e-2,
+        LearningRateSchedule = LearningRateScheduleKind.Constant,
+        BatchSize = 4,
+        MaxGradNorm = null,
+        LoggingSteps = 1000,
+        Seed = 7,
+    };
+
+    public static void ShouldEqual(Dictionary<string, float[]> actual, Dictionary<string, float[]> expected, double tolerance)
+    {
+        actual.Keys.Should().BeEquivalentTo(expected.Keys);
+        foreach (var (name, values) in expected)
+        {
+            float[] a = actual[name];
+            a.Length.Should().Be(values.Length);
+            double maxDiff = a.Zip(values, (x, y) => Math.Abs((double)x - y)).Max();
+            maxDiff.Should().BeLessThanOrEqualTo(tolerance, $"parameter {name} must match");
+        }
+    }
+}
+
+/// <summary>A callback built from lambdas.</summary>
+internal sealed class LambdaCallback : TrainerCallback
+{
+    public Action<TrainerContext>? StepEnd { get; init; }
+    public Action<TrainerContext, PromptLossWeight.Evaluation.MetricRecord>? Evaluate { get; init; }
+    public Action<TrainerContext, string>? Save { get; init; }
+
+    public override void OnStepEnd(TrainerContext context) => StepEnd?.Invoke(context);
+    public override void OnEvaluate(TrainerContext context, PromptLossWeight.Evaluation.MetricRecord record) => Evaluate?.Invoke(context, record);
+    public override void OnSave(TrainerContext context, string checkpointPath) => Save?.Invoke(context, checkpointPath);
+}
