@@ -20,6 +20,18 @@ public interface IRaceProgress
 
     /// <summary>A run finished.</summary>
     void RunFinished(double plw, RunSummary summary);
+
+    /// <summary>The pretraining starts and will take <paramref name="totalSteps"/> steps (not called when the cached model is reused).</summary>
+    void PretrainingStarted(long totalSteps);
+
+    /// <summary>A pretraining step finished with training loss <paramref name="loss"/>.</summary>
+    void PretrainingStep(long step, double loss);
+
+    /// <summary>A pretraining evaluation (its accuracy is free-form retrieval accuracy) produced <paramref name="record"/>.</summary>
+    void PretrainingEvaluated(MetricRecord record);
+
+    /// <summary>The pretraining finished.</summary>
+    void PretrainingFinished(IReadOnlyList<MetricRecord> history);
 }
 
 /// <summary>Progress that goes nowhere.</summary>
@@ -39,4 +51,16 @@ public sealed class SilentProgress : IRaceProgress
 
     /// <inheritdoc/>
     public void RunFinished(double plw, RunSummary summary) { }
+
+    /// <inheritdoc/>
+    public void PretrainingStarted(long totalSteps) { }
+
+    /// <inheritdoc/>
+    public void PretrainingStep(long step, double loss) { }
+
+    /// <inheritdoc/>
+    public void PretrainingEvaluated(MetricRecord record) { }
+
+    /// <inheritdoc/>
+    public void PretrainingFinished(IReadOnlyList<MetricRecord> history) { }
 }

@@ -21,14 +21,38 @@ public sealed class ModelSetup
 {
     private readonly Func<ICausalLanguageModel> _newModel;
 
-    private ModelSetup(ChatTemplate template, long padId, IWeightedLoss loss, string description, Func<ICausalLanguageModel> newModel)
+    private ModelSetup(ChatTemplate template, long padId, IWeightedLoss loss, string description, Func<ICausalLanguageModel> newModel,
+        LlamaConfig? smallConfig = null, string? vocabularyPath = null)
     {
         Template = template;
         PadTokenId = padId;
         Loss = loss;
         Description = description;
         _newModel = newModel;
+        SmallConfig = smallConfig;
+        VocabularyPath = vocabularyPath;
     }
+
+    /// <summary>The architecture of the small model trained here (null for a checkpoint given with --model).</summary>
+    public LlamaConfig? SmallConfig { get; }
+
+    /// <summary>The word-level vocabulary of the small model (null for a checkpoint).</summary>
+    public string? VocabularyPath { get; }
+
+    /// <summary>The tokenizer of <see cref="Template"/>.</summary>
+    public ChatTokenizer Tokenizer => Template.Tokenizer;
+
+    /// <summary>
+    /// The same setup, but every run starts from the pretrained checkpoint in <paramref name="directory"/> (fully
+    /// fine-tuned, or with LoRA adapters when <paramref name="lora"/> is given).
+    /// </summary>
+    public ModelSetup FromPretrained(string directory, Device device, string description, LoraConfig? lora = null, int seed = 0) =>
+        new(Template, PadTokenId, Loss, $"{Description}; {description}", () =>
+        {
+            LlamaForCausalLM model = LlamaCheckpoint.Load(directory, device);
+            if (lora is not null) LoraAdapter.Inject(model, lora, seed);
+            return model;
+        }, SmallConfig, VocabularyPath);
 
     /// <summary>The chat template (with its tokenizer) that renders the examples.</summary>
     public ChatTemplate Template { get; }
@@ -91,7 +115,7 @@ public sealed class ModelSetup
         string description = $"Llama from scratch: {m.Layers} layers, d={m.HiddenSize}, {m.Heads} heads, SwiGLU {m.IntermediateSize}, " +
             $"word-level vocabulary of {tokenizer.VocabSize} ({vocabulary})";
         return new ModelSetup(WordLevelTokenizer.Template(tokenizer), tokenizer.SpecialTokenId(WordLevelTokenizer.Pad), new LogitsWeightedLoss(), description,
-            () => new LlamaForCausalLM(config, device).InitializeWeights(options.Seed));
+            () => new LlamaForCausalLM(config, device).InitializeWeights(options.Seed), config, vocabulary);
     }
 
     private static ModelSetup Checkpoint(RaceExperimentOptions options, Device device, ILogger logger)

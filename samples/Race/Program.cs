@@ -10,8 +10,9 @@ using Spectre.Console;
 namespace PromptLossWeight.Samples.Race;
 
 /// <summary>
-/// The RACE prompt-loss-weight experiment. With no arguments it runs the embedded demonstration: a PLW sweep of a
-/// small Llama trained from scratch on a synthetic RACE-shaped set, on the CPU, in a few minutes.
+/// The RACE prompt-loss-weight experiment. With no arguments it runs the embedded demonstration on the CPU: a small
+/// Llama pretrained once on a reading corpus (cached in the output folder), then fine-tuned once per PLW on a
+/// synthetic RACE-shaped set. A re-run on the same output folder resumes; --overwrite starts fresh.
 /// </summary>
 public static class Program
 {
@@ -57,6 +58,17 @@ public static class Program
         var shuffle = new Option<bool>("--synthetic-shuffle-options") { Description = "Shuffle the options instead of listing them in the town list's order (true/false).", DefaultValueFactory = _ => defaults.Synthetic.ShuffleOptions };
         var parallel = new Option<int?>("--parallel") { Description = "PLW runs trained at the same time (default: all of them for the small model, 1 with --model)." };
         var pack = new Option<int?>("--pack") { Description = "Pack training examples into rows of N tokens (the batch size then counts rows); default: padded batches." };
+        var pretrainSteps = new Option<long>("--pretrain-steps") { Description = "Pretraining steps of the small model on the reading corpus before the sweep (0: start from random weights). Cached in the output folder.", DefaultValueFactory = _ => defaults.Pretraining.Steps };
+        var pretrainLr = new Option<double>("--pretrain-lr") { Description = "Peak learning rate of the pretraining.", DefaultValueFactory = _ => defaults.Pretraining.LearningRate };
+        var pretrainBatch = new Option<int>("--pretrain-batch-size") { Description = "Documents per pretraining step.", DefaultValueFactory = _ => defaults.Pretraining.BatchSize };
+        var pretrainQuestions = new Option<int>("--pretrain-questions") { Description = "Free-form questions after each pretraining article.", DefaultValueFactory = _ => defaults.Pretraining.Corpus.QuestionsPerArticle };
+        var pretrainFacts = new Option<int>("--pretrain-min-facts") { Description = "Fewest facts per pretraining article (articles have this many up to --synthetic-facts).", DefaultValueFactory = _ => defaults.Pretraining.Corpus.MinFactsPerArticle };
+        var pretrainTowns = new Option<int>("--pretrain-towns") { Description = "Towns of the pretraining world.", DefaultValueFactory = _ => defaults.Pretraining.Corpus.TownCount };
+        var pretrainEvals = new Option<int>("--pretrain-evaluations") { Description = "Evaluations of free-form retrieval during the pretraining.", DefaultValueFactory = _ => defaults.Pretraining.Evaluations };
+        var pretrainThreads = new Option<int?>("--pretrain-threads") { Description = "CPU threads for the pretraining (default: every core)." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Remove an earlier sweep in the output folder (runs, pretraining cache, report) and start fresh." };
+        var resume = new Option<bool>("--resume") { Description = "Resume an earlier sweep in the output folder (the default): reuse the cached pretraining, continue each run from its latest checkpoint." };
+        var preset = new Option<string>("--preset") { Description = "auto (gpu when --device finds CUDA, else cpu), cpu (the embedded default), gpu (bigger model, more steps, the article's PLW grid) or paper (RACE Parquet + Llama-2-7B + LoRA, see the README). Flags override it.", DefaultValueFactory = _ => "auto" };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => defaults.Seed };
         var verbose = CommandLineFailure.VerboseOption();
 
@@ -64,50 +76,78 @@ public static class Program
         {
             model, data, download, cacheDir, validation, validationFraction, config, plw, epochs, maxSteps, batchSize, lr, evalSteps, loraRank, device, output,
             maxExamples, maxEval, maxLength, skipBad, template, seed, threads, hidden, layers, heads, trainExamples, facts, fillers, distractors, schedule, townCount, shuffle, parallel, pack, verbose,
+            pretrainSteps, pretrainLr, pretrainBatch, pretrainQuestions, pretrainFacts, pretrainTowns, pretrainEvals, pretrainThreads, overwrite, resume, preset,
         };
         root.SetAction(result => CommandLineFailure.Run(() =>
             {
+                if (result.GetValue(overwrite) && result.GetValue(resume))
+                    throw new ArgumentException("--overwrite and --resume contradict each other; pass one of them.");
+                string deviceName = result.GetValue(device)!;
+                RaceExperimentOptions basis = RacePresets.For(result.GetValue(preset)!,
+                    () => ModelSetup.ParseDevice(deviceName).type == TorchSharp.DeviceType.CUDA);
+                // A flag given on the command line wins over the preset; otherwise the preset's value is used.
+                T Pick<T>(Option<T> option, T presetValue) => result.GetResult(option) is { Implicit: false } ? result.GetValue(option)! : presetValue;
                 string? modelDir = result.GetValue(model);
-                var options = defaults with
+                string? dataPath = Pick(data, basis.DataPath);
+                bool small = (modelDir ?? basis.ModelDirectory) is null;
+                var options = basis with
                 {
-                    ModelDirectory = modelDir,
-                    DataPath = result.GetValue(data),
+                    ModelDirectory = modelDir ?? basis.ModelDirectory,
+                    DataPath = dataPath,
                     Hub = new HubOptions { AllowDownload = result.GetValue(download), CacheDirectory = result.GetValue(cacheDir) },
-                    ValidationPath = result.GetValue(validation),
-                    ValidationFraction = result.GetValue(validationFraction),
-                    Config = result.GetValue(config),
-                    PromptLossWeights = ParseWeights(result.GetValue(plw)!),
-                    Epochs = result.GetValue(epochs),
-                    MaxSteps = result.GetValue(maxSteps) ?? (result.GetValue(data) is null ? RaceExperimentOptions.SyntheticSteps : null),
-                    BatchSize = result.GetValue(batchSize),
-                    LearningRate = result.GetValue(lr) ?? (modelDir is null ? defaults.LearningRate : 2e-4),
-                    EvalSteps = result.GetValue(evalSteps),
-                    LoraRank = result.GetValue(loraRank),
-                    Device = result.GetValue(device)!,
+                    ValidationPath = Pick(validation, basis.ValidationPath),
+                    ValidationFraction = Pick(validationFraction, basis.ValidationFraction),
+                    Config = Pick(config, basis.Config),
+                    PromptLossWeights = result.GetResult(plw) is { Implicit: false } ? ParseWeights(result.GetValue(plw)!) : basis.PromptLossWeights,
+                    Epochs = Pick(epochs, basis.Epochs),
+                    // Real data trains for --epochs unless --max-steps is given; the preset's step count is for the synthetic set.
+                    MaxSteps = result.GetValue(maxSteps) ?? (dataPath is null ? basis.MaxSteps : null),
+                    BatchSize = Pick(batchSize, basis.BatchSize),
+                    LearningRate = result.GetValue(lr) ?? (small || basis == RacePresets.Paper ? basis.LearningRate : 2e-4),
+                    EvalSteps = result.GetValue(evalSteps) ?? basis.EvalSteps,
+                    LoraRank = Pick(loraRank, basis.LoraRank),
+                    Device = result.GetResult(device) is { Implicit: false } ? deviceName : basis.Device,
                     OutputDirectory = result.GetValue(output)!,
-                    MaxExamples = result.GetValue(maxExamples),
-                    MaxEvalExamples = result.GetValue(maxEval),
-                    MaxLength = result.GetValue(maxLength),
+                    MaxExamples = result.GetValue(maxExamples) ?? basis.MaxExamples,
+                    MaxEvalExamples = Pick(maxEval, basis.MaxEvalExamples),
+                    MaxLength = Pick(maxLength, basis.MaxLength),
                     SkipBadRecords = result.GetValue(skipBad),
-                    PackedRowLength = result.GetValue(pack),
-                    ChatTemplate = result.GetValue(template),
-                    Seed = result.GetValue(seed),
-                    LearningRateSchedule = result.GetValue(schedule),
-                    Threads = result.GetValue(threads) ?? (modelDir is null ? 1 : null),
-                    Parallelism = result.GetValue(parallel) ?? (modelDir is null ? int.MaxValue : 1),
-                    SmallModel = defaults.SmallModel with
+                    PackedRowLength = result.GetValue(pack) ?? basis.PackedRowLength,
+                    ChatTemplate = result.GetValue(template) ?? basis.ChatTemplate,
+                    Seed = Pick(seed, basis.Seed),
+                    LearningRateSchedule = Pick(schedule, basis.LearningRateSchedule),
+                    Threads = result.GetValue(threads) ?? (small ? basis.Threads : null),
+                    Parallelism = result.GetValue(parallel) ?? (small ? basis.Parallelism : 1),
+                    PretrainThreads = result.GetValue(pretrainThreads) ?? basis.PretrainThreads,
+                    ExistingOutput = result.GetValue(overwrite) ? ExistingOutputPolicy.Overwrite : ExistingOutputPolicy.Resume,
+                    Pretraining = basis.Pretraining with
                     {
-                        HiddenSize = result.GetValue(hidden), Layers = result.GetValue(layers), Heads = result.GetValue(heads),
-                        IntermediateSize = 2 * result.GetValue(hidden),
+                        Steps = Pick(pretrainSteps, basis.Pretraining.Steps), LearningRate = Pick(pretrainLr, basis.Pretraining.LearningRate),
+                        BatchSize = Pick(pretrainBatch, basis.Pretraining.BatchSize), Evaluations = Pick(pretrainEvals, basis.Pretraining.Evaluations),
+                        Corpus = basis.Pretraining.Corpus with
+                        {
+                            QuestionsPerArticle = Pick(pretrainQuestions, basis.Pretraining.Corpus.QuestionsPerArticle),
+                            FactsPerArticle = Pick(facts, basis.Pretraining.Corpus.FactsPerArticle),
+                            MinFactsPerArticle = Pick(pretrainFacts, basis.Pretraining.Corpus.MinFactsPerArticle),
+                            TownCount = Pick(pretrainTowns, basis.Pretraining.Corpus.TownCount),
+                        },
                     },
-                    Synthetic = defaults.Synthetic with
+                    SmallModel = basis.SmallModel with
                     {
-                        TrainExamples = result.GetValue(trainExamples), FactsPerArticle = result.GetValue(facts),
-                        FillerSentences = result.GetValue(fillers), Seed = result.GetValue(seed),
-                        ArticleDistractors = result.GetValue(distractors),
-                        TownCount = result.GetValue(townCount), ShuffleOptions = result.GetValue(shuffle),
+                        HiddenSize = Pick(hidden, basis.SmallModel.HiddenSize), Layers = Pick(layers, basis.SmallModel.Layers),
+                        Heads = Pick(heads, basis.SmallModel.Heads),
+                        IntermediateSize = result.GetResult(hidden) is { Implicit: false } ? 2 * result.GetValue(hidden) : basis.SmallModel.IntermediateSize,
+                    },
+                    Synthetic = basis.Synthetic with
+                    {
+                        TrainExamples = Pick(trainExamples, basis.Synthetic.TrainExamples), FactsPerArticle = Pick(facts, basis.Synthetic.FactsPerArticle),
+                        FillerSentences = Pick(fillers, basis.Synthetic.FillerSentences), Seed = Pick(seed, basis.Synthetic.Seed),
+                        ArticleDistractors = Pick(distractors, basis.Synthetic.ArticleDistractors),
+                        TownCount = Pick(townCount, basis.Synthetic.TownCount), ShuffleOptions = Pick(shuffle, basis.Synthetic.ShuffleOptions),
                     },
                 };
+                if (basis == RacePresets.Paper && (options.ModelDirectory is null || options.DataPath is null))
+                    throw new ArgumentException("--preset paper needs --data (the RACE Parquet folder) and --model (a Llama-2-7B checkpoint folder).");
                 return Run(options.Validate(), result.GetValue(verbose));
             }, result.GetValue(verbose), Console.Error));
         return CommandLineFailure.ParseAndInvoke(root, args, Console.Error);

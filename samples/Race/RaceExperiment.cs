@@ -5,6 +5,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using PromptLossWeight.Evaluation;
 using PromptLossWeight.Readers;
 using PromptLossWeight.Masking;
+using PromptLossWeight.Llama.Model;
+using PromptLossWeight.Samples.Race.Pretraining;
 using PromptLossWeight.Samples.Race.Rendering;
 using PromptLossWeight.Samples.Race.Reporting;
 using PromptLossWeight.Training;
@@ -20,9 +22,11 @@ namespace PromptLossWeight.Samples.Race;
 /// <param name="PlotPaths">The PNG files.</param>
 /// <param name="DatasetGenerationRatio">Rg of the training data as the article measures it: answer letter over prompt text, in the model's tokens.</param>
 /// <param name="SequenceGenerationRatio">Rg of the rendered training sequences (completion over prompt tokens, chat template included).</param>
+/// <param name="Pretrained">The pretrained starting point (null when the runs start from random weights or a --model checkpoint).</param>
+/// <param name="Start">The line that says how the output folder was treated: a new sweep, resumed, or overwritten.</param>
 public sealed record RaceExperimentResult(IReadOnlyList<RunSummary> Summaries, IReadOnlyList<(double Plw, IReadOnlyList<MetricRecord> History)> Histories,
     string CsvPath, string ReportPath, IReadOnlyList<string> PlotPaths, GenerationRatioStatistics DatasetGenerationRatio,
-    GenerationRatioStatistics SequenceGenerationRatio);
+    GenerationRatioStatistics SequenceGenerationRatio, Pretraining.PretrainedModel? Pretrained, string Start);
 
 /// <summary>
 /// The RACE PLW experiment, top to bottom: load the data, render it with the model's chat template, train one fresh
@@ -33,20 +37,34 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
 {
     private readonly ILoggerFactory _loggers = loggers ?? NullLoggerFactory.Instance;
 
-    /// <summary>Runs the sweep. Malformed data throws <see cref="DataFormatException"/> before any training.</summary>
+    /// <summary>
+    /// Runs the sweep. Malformed data throws <see cref="DataFormatException"/> before any training. An output folder
+    /// with an earlier sweep is resumed (or cleared first with <see cref="ExistingOutputPolicy.Overwrite"/>); a run
+    /// folder made with other settings stops the sweep with an <see cref="ArgumentException"/> before any training.
+    /// </summary>
     public RaceExperimentResult Run(IRaceProgress progress)
     {
         ArgumentNullException.ThrowIfNull(progress);
         options.Validate();
         ILogger logger = _loggers.CreateLogger("Race");
         Device device = ModelSetup.ParseDevice(options.Device);
-        if (options.Threads is int threads) set_num_threads(threads);
 
+        string start = PrepareOutput();
+        progress.Message(start);
+        string runKey = PretrainedModelCache.Key(RunSettings());
+        foreach (double plw in options.PromptLossWeights) CheckRunFolder(plw, runKey);
         RaceData data = RaceData.Load(options);
         progress.Message($"data: {data.Description}: {data.Train.Count} training and {data.Validation.Count} validation examples" +
             (data.Skipped.Count > 0 ? $", {data.Skipped.Count} malformed records skipped" : ""));
         ModelSetup setup = ModelSetup.Create(options, data, device, logger);
+        PretrainedModel? pretrained = null;
+        if (setup.SmallConfig is not null && options.Pretraining.Steps > 0)
+        {
+            pretrained = Pretrain(setup, device, progress);
+            setup = setup.FromPretrained(pretrained.Directory, device, $"pretrained {options.Pretraining.Steps} steps on the reading corpus ({pretrained.Directory})");
+        }
         progress.Message($"model: {setup.Description} on {device}");
+        if (options.Threads is int threads) set_num_threads(threads);
 
         var renderer = new RaceRenderer(setup.Template, options.MaxLength);
         IReadOnlyList<MaskedExample> train = renderer.RenderAll(data.Train);
@@ -77,7 +95,7 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
             Parallel.For(0, options.PromptLossWeights.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel }, i =>
             {
                 double plw = options.PromptLossWeights[i];
-                results[i] = RunOne(plw, setup, renderer, train, validation, totalSteps, evalSteps, device, progress);
+                results[i] = RunOne(plw, runKey, setup, renderer, train, validation, totalSteps, evalSteps, device, progress);
             });
         }
         catch (AggregateException e) when (e.InnerExceptions.Count == 1)
@@ -87,14 +105,131 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
         var histories = options.PromptLossWeights.Select((plw, i) => (plw, results[i].History)).ToList();
         var summaries = results.Select(r => r.Summary).ToList();
 
-        return RaceReport.Write(options, data, setup, datasetRg, rg, summaries, histories);
+        return RaceReport.Write(options, data, setup, datasetRg, rg, summaries, histories, pretrained, start);
     }
 
-    private (IReadOnlyList<MetricRecord>, RunSummary) RunOne(double plw, ModelSetup setup, RaceRenderer renderer, IReadOnlyList<MaskedExample> train,
+    /// <summary>The files and folders a sweep writes into its output folder (what <see cref="ExistingOutputPolicy.Overwrite"/> removes).</summary>
+    public static IReadOnlyList<string> OutputEntries { get; } =
+        ["runs", PretrainedModelCache.FolderName, "plots", MetricHistory.CsvFileName, "summary.md", "report.md", "vocab.txt"];
+
+    /// <summary>Applies <see cref="RaceExperimentOptions.ExistingOutput"/> and returns the line that says what was done.</summary>
+    private string PrepareOutput()
+    {
+        string output = options.OutputDirectory;
+        if (File.Exists(output)) throw new ArgumentException($"--output {output} is a file; name a folder.");
+        var earlier = OutputEntries.Select(e => Path.Combine(output, e)).Where(p => Directory.Exists(p) || File.Exists(p)).ToList();
+        Directory.CreateDirectory(output);
+        if (earlier.Count == 0)
+            return $"{output}: new sweep (the folder holds no earlier results).";
+        if (options.ExistingOutput == ExistingOutputPolicy.Resume)
+            return $"{output}: resuming the earlier sweep (cached pretraining reused, each PLW run continues from its latest checkpoint; --overwrite starts fresh).";
+        foreach (string path in earlier)
+        {
+            if (Directory.Exists(path)) Directory.Delete(path, recursive: true);
+            else File.Delete(path);
+        }
+        return $"{output}: --overwrite: removed the earlier sweep ({string.Join(", ", earlier.Select(Path.GetFileName))}); starting fresh.";
+    }
+
+    /// <summary>What the runs depend on besides their PLW: every option that changes their numbers (the pretraining's included).</summary>
+    private object RunSettings() => new
+    {
+        format = "race-run/1",
+        options = options with
+        {
+            PromptLossWeights = [], OutputDirectory = "", ExistingOutput = ExistingOutputPolicy.Resume, Parallelism = null, Threads = null,
+            PretrainThreads = null, Device = "",
+        },
+    };
+
+    private const string RunFileName = "run.json";
+
+    /// <summary>Refuses to resume a run folder that another configuration wrote (it would silently mix two runs).</summary>
+    private void CheckRunFolder(double plw, string runKey)
+    {
+        string runDir = Path.Combine(options.OutputDirectory, "runs", RunName(plw));
+        if (!Directory.Exists(runDir)) return;
+        string file = Path.Combine(runDir, RunFileName);
+        string? key = null;
+        if (File.Exists(file))
+        {
+            try
+            {
+                key = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file)).RootElement.GetProperty("key").GetString();
+            }
+            catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+                key = null;
+            }
+        }
+        if (key != runKey)
+            throw new ArgumentException($"{runDir} holds a run made with other settings ({(key is null ? "no readable " + RunFileName : "settings key " + key)}, now {runKey}); " +
+                "pass --overwrite to start the sweep fresh, or choose another --output.");
+    }
+
+    private PretrainedModel Pretrain(ModelSetup setup, Device device, IRaceProgress progress)
+    {
+        PretrainingOptions p = options.Pretraining;
+        var settings = new
+        {
+            format = "race-pretraining/1",
+            model = setup.SmallConfig,
+            pretraining = p,
+            seed = options.Seed,
+            vocabulary = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(setup.VocabularyPath!))),
+        };
+        if (PretrainedModelCache.TryGet(options.OutputDirectory, settings) is { } cached)
+        {
+            progress.Message($"pretraining: reused {cached.Directory} ({DescribeRetrieval(cached.History)})");
+            return cached;
+        }
+        set_num_threads(options.PretrainThreads ?? Environment.ProcessorCount);
+        var (corpus, corpusValidation) = Synthetic.SyntheticReadingCorpus.Generate(p.Corpus, setup.Tokenizer);
+        int evalEvery = (int)Math.Max(1, p.Steps / p.Evaluations);
+        var trainerOptions = new TrainerOptions
+        {
+            OutputDirectory = "pretraining",
+            PromptLossWeight = 1,
+            Loss = setup.Loss,
+            LearningRate = p.LearningRate,
+            LearningRateSchedule = LearningRateScheduleKind.Cosine,
+            WarmupSteps = Math.Min(100, p.Steps / 10),
+            MaxSteps = p.Steps,
+            BatchSize = p.BatchSize,
+            EvalBatchSize = 128,
+            EvalSteps = evalEvery,
+            LoggingSteps = evalEvery,
+            Seed = options.Seed,
+            MetricForBest = MetricNames.Accuracy,
+            GreaterIsBetter = true,
+            SaveTotalLimit = 1,
+            AnswerTokenIds = Synthetic.SyntheticReadingCorpus.TownTokenIds(p.Corpus, setup.Tokenizer),
+            PadTokenId = setup.PadTokenId,
+            Device = device,
+        };
+        progress.PretrainingStarted(p.Steps);
+        var result = PretrainedModelCache.GetOrTrain(options.OutputDirectory, settings,
+            () => new LlamaForCausalLM(setup.SmallConfig!, device).InitializeWeights(options.Seed), trainerOptions, corpus, corpusValidation,
+            _loggers.CreateLogger("Race.Pretraining"), [new PretrainingCallback(progress)]);
+        progress.PretrainingFinished(result.History);
+        progress.Message(string.Create(CultureInfo.InvariantCulture,
+            $"pretraining: {p.Steps} steps in {result.Seconds:F0} s ({p.Steps / Math.Max(result.Seconds, 1e-9):F1} steps/s), {DescribeRetrieval(result.History)}; cached in {result.Directory}"));
+        return result;
+    }
+
+    /// <summary>"retrieval accuracy 0.97 at step 1200" from the last pretraining evaluation.</summary>
+    public static string DescribeRetrieval(IReadOnlyList<MetricRecord> history) => history.Count == 0
+        ? "no evaluation"
+        : string.Create(CultureInfo.InvariantCulture,
+            $"free-form retrieval accuracy {history[^1].Get(MetricNames.Accuracy):F3} at step {history[^1].Step} (answer loss {history[^1].Get(MetricNames.CompletionLoss):F3})");
+
+    private (IReadOnlyList<MetricRecord>, RunSummary) RunOne(double plw, string runKey, ModelSetup setup, RaceRenderer renderer, IReadOnlyList<MaskedExample> train,
         IReadOnlyList<MaskedExample> validation, long totalSteps, int evalSteps, Device device, IRaceProgress progress)
     {
         string runDir = Path.Combine(options.OutputDirectory, "runs", RunName(plw));
-        if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
+        Directory.CreateDirectory(runDir);
+        File.WriteAllText(Path.Combine(runDir, RunFileName),
+            System.Text.Json.JsonSerializer.Serialize(new { key = runKey, plw }));
         var trainerOptions = new TrainerOptions
         {
             OutputDirectory = runDir,
@@ -116,6 +251,7 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
             AnswerTokenIds = renderer.AnswerTokenIds,
             PadTokenId = setup.PadTokenId,
             Device = device,
+            ResumeFrom = TrainerOptions.Latest,
         };
         var watch = Stopwatch.StartNew();
         progress.RunStarted(plw, totalSteps);
@@ -138,6 +274,13 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
 
     /// <summary>The folder name of a PLW's run, e.g. "plw_0.1".</summary>
     public static string RunName(double plw) => "plw_" + plw.ToString("G6", CultureInfo.InvariantCulture);
+
+    private sealed class PretrainingCallback(IRaceProgress progress) : TrainerCallback
+    {
+        public override void OnStepEnd(TrainerContext context) => progress.PretrainingStep(context.Step, context.StepLoss);
+
+        public override void OnEvaluate(TrainerContext context, MetricRecord record) => progress.PretrainingEvaluated(record);
+    }
 
     private sealed class ProgressCallback(double plw, IRaceProgress progress) : TrainerCallback
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using PromptLossWeight.Hub;
 using PromptLossWeight.Samples.Race.Data;
+using PromptLossWeight.Samples.Race.Pretraining;
 using PromptLossWeight.Samples.Race.Synthetic;
 
 namespace PromptLossWeight.Samples.Race;
@@ -39,13 +40,13 @@ public sealed record RaceExperimentOptions
     public long? MaxSteps { get; init; }
 
     /// <summary>Steps per run of the embedded demonstration (the command line's default for --max-steps without --data).</summary>
-    public const long SyntheticSteps = 700;
+    public const long SyntheticSteps = 500;
 
     /// <summary>Sequences per optimizer step.</summary>
     public int BatchSize { get; init; } = 32;
 
     /// <summary>Peak learning rate (AdamW, linear warmup then linear decay).</summary>
-    public double LearningRate { get; init; } = 2e-3;
+    public double LearningRate { get; init; } = 1e-3;
 
     /// <summary>Learning-rate decay after warmup.</summary>
     public PromptLossWeight.Training.LearningRateScheduleKind LearningRateSchedule { get; init; } = PromptLossWeight.Training.LearningRateScheduleKind.Constant;
@@ -89,6 +90,15 @@ public sealed record RaceExperimentOptions
     /// <summary>CPU threads for TorchSharp; null keeps TorchSharp's default.</summary>
     public int? Threads { get; init; }
 
+    /// <summary>CPU threads for the pretraining (a single run); null: every core.</summary>
+    public int? PretrainThreads { get; init; }
+
+    /// <summary>What to do with an output folder that holds an earlier sweep: resume it (the default) or start fresh.</summary>
+    public ExistingOutputPolicy ExistingOutput { get; init; } = ExistingOutputPolicy.Resume;
+
+    /// <summary>Pretraining of the small model (no <see cref="ModelDirectory"/>) before the sweep; cached in the output folder.</summary>
+    public PretrainingOptions Pretraining { get; init; } = new();
+
     /// <summary>The synthetic data used when <see cref="DataPath"/> is null.</summary>
     public SyntheticRaceOptions Synthetic { get; init; } = new();
 
@@ -127,12 +137,25 @@ public sealed record RaceExperimentOptions
         if (MaxLength is < 8) throw new ArgumentException($"--max-length must be >= 8; got {MaxLength}.", nameof(MaxLength));
         if (Parallelism is < 1) throw new ArgumentException($"--parallel must be >= 1; got {Parallelism}.", nameof(Parallelism));
         if (Threads is < 1) throw new ArgumentException($"--threads must be >= 1; got {Threads}.", nameof(Threads));
+        if (PretrainThreads is < 1) throw new ArgumentException($"--pretrain-threads must be >= 1; got {PretrainThreads}.", nameof(PretrainThreads));
+        if (!Enum.IsDefined(ExistingOutput)) throw new ArgumentException($"Unknown existing-output policy {ExistingOutput}.", nameof(ExistingOutput));
+        Pretraining.Validate();
         if (string.IsNullOrWhiteSpace(OutputDirectory)) throw new ArgumentException("--output must name a folder.", nameof(OutputDirectory));
         if (File.Exists(OutputDirectory)) throw new ArgumentException($"--output {OutputDirectory} is a file; it must name a folder.", nameof(OutputDirectory));
         Synthetic.Validate();
         SmallModel.Validate();
         return this;
     }
+}
+
+/// <summary>What a sweep does with an output folder that already holds results.</summary>
+public enum ExistingOutputPolicy
+{
+    /// <summary>Continue: reuse the cached pretraining and resume each PLW run from its latest checkpoint (the default).</summary>
+    Resume,
+
+    /// <summary>Remove the earlier sweep's files (runs, pretraining cache, report) and start fresh; other files are left alone.</summary>
+    Overwrite,
 }
 
 /// <summary>The size of the Llama trained from scratch when no checkpoint is given.</summary>

@@ -58,6 +58,41 @@ public sealed class SpectreProgress(ProgressContext context) : IRaceProgress
         task.StopTask();
     }
 
+    private ProgressTask? _pretraining;
+
+    /// <inheritdoc/>
+    public void PretrainingStarted(long totalSteps)
+    {
+        lock (_lock) _pretraining = context.AddTask(Markup.Escape("pretraining (reading corpus)"), maxValue: totalSteps);
+    }
+
+    /// <inheritdoc/>
+    public void PretrainingStep(long step, double loss)
+    {
+        lock (_lock)
+            if (_pretraining is not null) _pretraining.Value = step;
+    }
+
+    /// <inheritdoc/>
+    public void PretrainingEvaluated(MetricRecord record)
+    {
+        lock (_lock)
+            if (_pretraining is not null)
+                _pretraining.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                    $"pretraining: step {record.Step} retrieval acc {record.Get(MetricNames.Accuracy):F3} answer loss {record.Get(MetricNames.CompletionLoss):F3}"));
+    }
+
+    /// <inheritdoc/>
+    public void PretrainingFinished(IReadOnlyList<MetricRecord> history)
+    {
+        lock (_lock)
+        {
+            if (_pretraining is null) return;
+            _pretraining.Value = _pretraining.MaxValue;
+            _pretraining.StopTask();
+        }
+    }
+
     private static string Label(double plw, string text) =>
         Markup.Escape(string.Create(CultureInfo.InvariantCulture, $"PLW {plw,-5:G4} {text}"));
 }

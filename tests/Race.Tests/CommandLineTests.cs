@@ -80,12 +80,39 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public void Overwrite_and_resume_together_exit_1_naming_both_flags()
+    {
+        var (code, error) = Run("--overwrite", "--resume", "--output", _dir.File("out"));
+
+        code.Should().Be(1);
+        error.Should().Contain("--overwrite").And.Contain("--resume").And.NotContain("   at ");
+    }
+
+    [Fact]
+    public void An_unknown_preset_exits_1_listing_the_presets()
+    {
+        var (code, error) = Run("--preset", "huge", "--output", _dir.File("out"));
+
+        code.Should().Be(1);
+        error.Should().Contain("--preset huge").And.Contain("paper");
+    }
+
+    [Fact]
+    public void The_paper_preset_without_data_and_model_exits_1_saying_what_it_needs()
+    {
+        var (code, error) = Run("--preset", "paper", "--output", _dir.File("out"));
+
+        code.Should().Be(1);
+        error.Should().Contain("--preset paper needs --data").And.Contain("--model");
+    }
+
+    [Fact]
     public void The_command_line_runs_a_tiny_sweep_and_writes_the_report()
     {
         string output = _dir.File("out");
 
         var (code, error) = Run("--plw", "1,0", "--max-steps", "2", "--eval-steps", "1", "--batch-size", "4", "--hidden-size", "16",
-            "--layers", "1", "--heads", "2", "--synthetic-examples", "16", "--max-eval-examples", "8", "--device", "cpu", "--output", output);
+            "--layers", "1", "--heads", "2", "--synthetic-examples", "16", "--max-eval-examples", "8", "--device", "cpu", "--pretrain-steps", "0", "--output", output);
 
         error.Should().BeEmpty();
         code.Should().Be(0);

@@ -26,6 +26,7 @@ public sealed class EndToEndTests : IDisposable
         MaxEvalExamples = 16,
         Synthetic = new SyntheticRaceOptions { TrainExamples = 32, ValidationExamples = 16, FillerSentences = 1 },
         SmallModel = new SmallModelOptions { HiddenSize = 16, Layers = 1, Heads = 2, IntermediateSize = 32 },
+        Pretraining = new PromptLossWeight.Samples.Race.Pretraining.PretrainingOptions { Steps = 0 },
     };
 
     [Fact]
@@ -46,10 +47,11 @@ public sealed class EndToEndTests : IDisposable
         csv[0].Split(',').Should().Contain(["plw", "prompt_loss", "completion_loss", "full_loss", "accuracy"]);
         csv.Skip(1).Select(l => double.Parse(l.Split(',')[2], CultureInfo.InvariantCulture)).Should().Equal(1, 1, 0, 0);
 
-        foreach (string png in new[] { "plots/plw_1.png", "plots/plw_0.png", "plots/comparison.png" })
+        foreach (string png in new[] { "plots/plw_1.png", "plots/plw_0.png", "plots/comparison.png", "plots/sweep.png", "plots/rg_histogram.png" })
             File.ReadAllBytes(Path.Combine(output, png)).Take(4).Should().Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png);
         string report = File.ReadAllText(Path.Combine(output, "report.md"));
-        report.Should().Contain("plots/comparison.png").And.Contain("metrics.csv").And.Contain("| PLW |");
+        report.Should().Contain("plots/comparison.png").And.Contain("plots/sweep.png").And.Contain("plots/rg_histogram.png")
+            .And.Contain("metrics.csv").And.Contain("| PLW |").And.Contain("## Reading").And.Contain("The best accuracy");
         File.ReadAllText(Path.Combine(output, "summary.md")).Should().Contain("accuracy at min full loss");
         result.DatasetGenerationRatio.ArithmeticMean.Should().BeGreaterThan(0);
         result.SequenceGenerationRatio.ArithmeticMean.Should().BeGreaterThan(result.DatasetGenerationRatio.ArithmeticMean);

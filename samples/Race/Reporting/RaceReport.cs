@@ -9,7 +9,8 @@ public static class RaceReport
 {
     /// <summary>Writes everything under the output folder and returns where it went.</summary>
     public static RaceExperimentResult Write(RaceExperimentOptions options, RaceData data, ModelSetup setup, GenerationRatioStatistics datasetRg, GenerationRatioStatistics rg,
-        IReadOnlyList<RunSummary> summaries, IReadOnlyList<(double Plw, IReadOnlyList<MetricRecord> History)> histories)
+        IReadOnlyList<RunSummary> summaries, IReadOnlyList<(double Plw, IReadOnlyList<MetricRecord> History)> histories,
+        PromptLossWeight.Samples.Race.Pretraining.PretrainedModel? pretrained, string start)
     {
         string output = options.OutputDirectory;
         string plots = Path.Combine(output, "plots");
@@ -28,6 +29,12 @@ public static class RaceReport
         string comparison = Path.Combine(plots, "comparison.png");
         RacePlots.SaveComparison(comparison, histories);
         plotPaths.Add(comparison);
+        string sweep = Path.Combine(plots, "sweep.png");
+        RacePlots.SaveSweep(sweep, summaries);
+        plotPaths.Add(sweep);
+        string histogram = Path.Combine(plots, "rg_histogram.png");
+        RacePlots.SaveRgHistogram(histogram, datasetRg, "Rg of the training data (answer letter / prompt text, tokens)");
+        plotPaths.Add(histogram);
 
         string table = SweepSummary.ToMarkdown(summaries);
         File.WriteAllText(Path.Combine(output, "summary.md"), table);
@@ -45,17 +52,71 @@ public static class RaceReport
             $"- Generation ratio Rg of the data (answer letter / prompt text, in tokens): arithmetic mean {datasetRg.ArithmeticMean:G3}, " +
             $"geometric mean {datasetRg.GeometricMean:G3}, median {datasetRg.Median:G3}; of the rendered sequences (chat template included): " +
             $"arithmetic mean {rg.ArithmeticMean:G3}.\n\n");
+        md.Append(CultureInfo.InvariantCulture, $"- Output folder: {start}\n");
+        if (pretrained is not null)
+            md.Append(CultureInfo.InvariantCulture,
+                $"- Pretraining: {(pretrained.Reused ? "reused from the cache" : "trained now")} ({pretrained.Directory}); {RaceExperiment.DescribeRetrieval(pretrained.History)}.\n");
+        md.Append('\n');
+        md.Append("## Reading\n\n").Append(Reading(summaries, pretrained)).Append("\n\n");
         md.Append("## Summary\n\nValidation metrics; accuracy is over the answer letter (argmax among A–D), chance is 0.25.\n\n");
         md.Append(table).Append('\n');
         md.Append("Accuracy at min full loss is what you get when you stop on the full-sequence validation loss; " +
                   "accuracy at min completion loss is what you get when you stop on the completion loss.\n\n");
-        md.Append("## Plots\n\n![comparison](plots/comparison.png)\n\n");
+        md.Append("## Plots\n\n");
+        md.Append("Each metric against PLW (log-scale PLW axis; 0 at the left, past the dotted line):\n\n![sweep](plots/sweep.png)\n\n");
+        md.Append("Completion loss and accuracy during training, one line per PLW:\n\n![comparison](plots/comparison.png)\n\n");
+        md.Append("The distribution of Rg over the training data:\n\n![Rg histogram](plots/rg_histogram.png)\n\n");
+        md.Append("Each run's validation losses and accuracy, with dashed lines at the minima of completion loss and full-sequence loss:\n\n");
         foreach (var (plw, _) in histories)
             md.Append(CultureInfo.InvariantCulture, $"![PLW {plw:G4}](plots/{RaceExperiment.RunName(plw)}.png)\n\n");
         md.Append($"## Files\n\n- [metrics.csv]({MetricHistory.CsvFileName}): every evaluation of every run (step, epoch, plw, prompt_loss, completion_loss, full_loss, accuracy, …).\n");
         md.Append("- [summary.md](summary.md): the table above.\n- `runs/plw_*/`: each run's own metric history and best checkpoint.\n");
         string report = Path.Combine(output, "report.md");
         File.WriteAllText(report, md.ToString());
-        return new RaceExperimentResult(summaries, histories, csv, report, plotPaths, datasetRg, rg);
+        return new RaceExperimentResult(summaries, histories, csv, report, plotPaths, datasetRg, rg, pretrained, start);
+    }
+
+    /// <summary>The accuracy level that counts as reading: above the 0.5 that naming one of the article's two towns gives.</summary>
+    public const double ReadingAccuracy = 0.8;
+
+    /// <summary>
+    /// A short reading of the sweep, generated from the numbers: which PLW reached the best accuracy and how fast each
+    /// reached <see cref="ReadingAccuracy"/>, how much stopping on the full-sequence loss costs, and what the pretraining gave.
+    /// </summary>
+    public static string Reading(IReadOnlyList<RunSummary> summaries, PromptLossWeight.Samples.Race.Pretraining.PretrainedModel? pretrained)
+    {
+        ArgumentNullException.ThrowIfNull(summaries);
+        if (summaries.Count == 0) return "No runs.";
+        var sb = new StringBuilder();
+        static string W(double plw) => plw.ToString("G4", CultureInfo.InvariantCulture);
+        double top = summaries.Max(s => s.BestAccuracy.Value);
+        var winners = summaries.Where(s => s.BestAccuracy.Value >= top - 1e-9).ToList();
+        sb.Append(CultureInfo.InvariantCulture,
+            $"The best accuracy, {top:F3}, was reached with PLW {string.Join(" and ", winners.Select(s => W(s.PromptLossWeight)))}");
+        var others = summaries.Except(winners).ToList();
+        if (others.Count > 0)
+            sb.Append(CultureInfo.InvariantCulture, $"; the other PLWs reached {string.Join(", ", others.Select(s => $"{s.BestAccuracy.Value:F3} (PLW {W(s.PromptLossWeight)})"))}");
+        sb.Append(". ");
+        var reading = summaries.Where(s => s.FirstStepAtAccuracy is not null).OrderBy(s => s.FirstStepAtAccuracy).ToList();
+        if (reading.Count == 0)
+            sb.Append(CultureInfo.InvariantCulture, $"No PLW reached accuracy {ReadingAccuracy} (chance is 0.25; naming one of the article's towns gives about 0.5), so the runs did not get to answers that depend on reading. ");
+        else
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"Accuracy {ReadingAccuracy} (reading: chance is 0.25, naming one of the article's towns gives about 0.5) was first reached by ");
+            sb.Append(string.Join(", ", reading.Select(s => $"PLW {W(s.PromptLossWeight)} at step {s.FirstStepAtAccuracy}")));
+            var never = summaries.Where(s => s.FirstStepAtAccuracy is null).ToList();
+            if (never.Count > 0) sb.Append(CultureInfo.InvariantCulture, $"; never by PLW {string.Join(", ", never.Select(s => W(s.PromptLossWeight)))}");
+            sb.Append(". ");
+        }
+        var costly = summaries.Select(s => (s, Gap: s.AccuracyAtMinCompletionLoss.Value - s.AccuracyAtMinFullLoss.Value))
+            .Where(x => double.IsFinite(x.Gap)).OrderByDescending(x => x.Gap).FirstOrDefault();
+        if (costly.s is not null && costly.Gap > 0.02)
+            sb.Append(CultureInfo.InvariantCulture,
+                $"Stopping on the full-sequence loss instead of the completion loss costs most at PLW {W(costly.s.PromptLossWeight)}: accuracy {costly.s.AccuracyAtMinFullLoss.Value:F3} (step {costly.s.AccuracyAtMinFullLoss.Step}) instead of {costly.s.AccuracyAtMinCompletionLoss.Value:F3} (step {costly.s.AccuracyAtMinCompletionLoss.Step}). ");
+        else if (costly.s is not null)
+            sb.Append("Stopping on the full-sequence loss or on the completion loss gives about the same accuracy for every PLW here. ");
+        if (pretrained is not null)
+            sb.Append(CultureInfo.InvariantCulture, $"Before fine-tuning, the pretrained model's {RaceExperiment.DescribeRetrieval(pretrained.History)} on free-form questions.");
+        return sb.ToString().TrimEnd();
     }
 }

@@ -28,8 +28,9 @@ public sealed record MetricAt(double Value, double Epoch, long Step)
 /// <param name="AccuracyAtMinCompletionLoss">Accuracy at the evaluation with the lowest completion loss.</param>
 /// <param name="FinalAccuracy">Accuracy at the last evaluation.</param>
 /// <param name="Seconds">Wall-clock time of the run.</param>
+/// <param name="FirstStepAtAccuracy">The first evaluated step with accuracy of at least <see cref="RaceReport.ReadingAccuracy"/>, or null.</param>
 public sealed record RunSummary(double PromptLossWeight, MetricAt BestCompletionLoss, MetricAt BestAccuracy,
-    MetricAt AccuracyAtMinFullLoss, MetricAt AccuracyAtMinCompletionLoss, MetricAt FinalAccuracy, double Seconds)
+    MetricAt AccuracyAtMinFullLoss, MetricAt AccuracyAtMinCompletionLoss, MetricAt FinalAccuracy, double Seconds, long? FirstStepAtAccuracy = null)
 {
     /// <summary>Summarises one run's history (at least one evaluation with finite losses).</summary>
     public static RunSummary From(double plw, IReadOnlyList<MetricRecord> history, double seconds)
@@ -42,7 +43,8 @@ public sealed record RunSummary(double PromptLossWeight, MetricAt BestCompletion
             .OrderByDescending(r => r.Get(MetricNames.Accuracy)).ThenBy(r => r.Step).FirstOrDefault() ?? history[^1];
         return new RunSummary(plw,
             At(minCompletion, MetricNames.CompletionLoss), At(maxAccuracy, MetricNames.Accuracy),
-            At(minFull, MetricNames.Accuracy), At(minCompletion, MetricNames.Accuracy), At(history[^1], MetricNames.Accuracy), seconds);
+            At(minFull, MetricNames.Accuracy), At(minCompletion, MetricNames.Accuracy), At(history[^1], MetricNames.Accuracy), seconds,
+            history.FirstOrDefault(r => r.Get(MetricNames.Accuracy) >= RaceReport.ReadingAccuracy)?.Step);
     }
 
     private static MetricRecord ArgMin(IReadOnlyList<MetricRecord> history, string metric) =>
