@@ -142,7 +142,7 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
         },
     };
 
-    private const string RunFileName = "run.json";
+    private const string RunFileName = "sweep-run.json";
 
     /// <summary>Refuses to resume a run folder that another configuration wrote (it would silently mix two runs).</summary>
     private void CheckRunFolder(double plw, string runKey)

@@ -68,9 +68,12 @@ public sealed class CommandLineFailureTests : IDisposable
         RaceFixtureFiles.WriteReleaseFile(root, "train", "high1.txt", "Ann lives in Oslo .", [("Where ?", ["Oslo", "Rome", "Lima", "Bern"], "A")]);
         string high = Path.Combine(root, "train", "high");
         File.SetUnixFileMode(high, UnixFileMode.None);
+        string output = _dir.File("out");
+        Directory.CreateDirectory(output);   // writable by the unprivileged user, so the data folder is the only problem
+        File.SetUnixFileMode(output, (UnixFileMode)0x1FF);
         try
         {
-            SampleRun run = SampleProcess.RunUnprivileged("Race", "--data", root, "--output", _dir.File("out"));
+            SampleRun run = SampleProcess.RunUnprivileged("Race", "--data", root, "--output", output);
 
             AssertOneLineFailure(run, $"error: {high}: cannot be read (Access to the path '{high}' is denied.)");
         }
