@@ -14,64 +14,21 @@ public sealed class ReaderPropertyTests
 {
     private static readonly byte[] ValidJsonLines = System.Text.Encoding.UTF8.GetBytes(
         "{\"prompt\":\"Where does Tom live?\",\"completion\":\"Paris\"}\n{\"prompt\":\"2+2?\",\"completion\":\"4\",\"extra\":1}\n");
-    private static readonly byte[] ValidParquet = Bytes(w => ParquetSerializer.SerializeAsync(
+    private static readonly byte[] ValidParquet = ReaderFuzzing.Bytes(w => ParquetSerializer.SerializeAsync(
         new[] { new PromptCompletionRow { prompt = "Where does Tom live?", completion = "Paris" }, new PromptCompletionRow { prompt = "2+2?", completion = "4" } }, w)
         .GetAwaiter().GetResult());
     private static readonly byte[] ValidChat = System.Text.Encoding.UTF8.GetBytes(
         "{\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":\"assistant\",\"content\":\"Hello\"}]}\n" +
         "{\"messages\":[{\"role\":\"user\",\"content\":\"2+2?\"},{\"role\":\"assistant\",\"content\":\"4\"}]}\n");
 
-    private static byte[] Bytes(Action<string> write)
-    {
-        string path = Path.GetTempFileName();
-        try
-        {
-            write(path);
-            return File.ReadAllBytes(path);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
-    }
-
-    private static readonly Func<byte[], BadRecordPolicy, object>[] Parsers =
+    private static readonly ReaderFuzzing.Parser[] Parsers =
     [
         (b, p) => PromptCompletionJsonLines.Read(new MemoryStream(b), "input", options: new DataReadOptions { BadRecords = p }),
         (b, p) => PromptCompletionParquet.Read(new MemoryStream(b), "input", options: new DataReadOptions { BadRecords = p }),
         (b, p) => ChatJsonLines.Read(new MemoryStream(b), "input", options: new DataReadOptions { BadRecords = p }),
     ];
 
-    private static bool OnlyDataFormatErrors(byte[] bytes, BadRecordPolicy policy)
-    {
-        foreach (var parse in Parsers)
-        {
-            try
-            {
-                parse(bytes, policy);
-            }
-            catch (DataFormatException e)
-            {
-                if (e.FileName != "input" || string.IsNullOrEmpty(e.Problem)) return false;
-            }
-        }
-        return true;
-    }
-
-    /// <summary>A valid file of one of the formats, truncated at a random point and with random bytes overwritten.</summary>
-    private static Arbitrary<byte[]> DamagedFiles() =>
-        (from source in Gen.Elements(ValidJsonLines, ValidParquet, ValidChat)
-         from cut in Gen.Choose(0, 100)
-         from flips in Gen.ListOf(Gen.Zip(Gen.Choose(0, 1 << 20), Gen.Choose(0, 255)))
-         select Damage(source, cut, flips)).ToArbitrary();
-
-    private static byte[] Damage(byte[] source, int cutPercent, IEnumerable<(int Position, int Value)> flips)
-    {
-        byte[] bytes = cutPercent >= 50 ? (byte[])source.Clone() : source[..(source.Length * cutPercent / 50)];
-        foreach ((int position, int value) in flips)
-            if (bytes.Length > 0) bytes[position % bytes.Length] = (byte)value;
-        return bytes;
-    }
+    private static bool OnlyDataFormatErrors(byte[] bytes, BadRecordPolicy policy) => ReaderFuzzing.OnlyDataFormatErrors(Parsers, bytes, policy);
 
     [Property(MaxTest = 150)]
     public bool Random_bytes_give_records_or_a_data_format_error(byte[] bytes, bool skip) =>
@@ -79,7 +36,7 @@ public sealed class ReaderPropertyTests
 
     [Property(MaxTest = 300)]
     public Property Damaged_files_give_records_or_a_data_format_error() =>
-        Prop.ForAll(DamagedFiles(), ArbMap.Default.ArbFor<bool>(), (bytes, skip) => OnlyDataFormatErrors(bytes, skip ? BadRecordPolicy.Skip : BadRecordPolicy.Throw));
+        Prop.ForAll(ReaderFuzzing.DamagedFiles(ValidJsonLines, ValidParquet, ValidChat), ArbMap.Default.ArbFor<bool>(), (bytes, skip) => OnlyDataFormatErrors(bytes, skip ? BadRecordPolicy.Skip : BadRecordPolicy.Throw));
 
     [Property(MaxTest = 150)]
     public bool Random_json_lines_records_give_records_or_a_data_format_error(string?[] prompts, string?[] completions, bool skip) =>
