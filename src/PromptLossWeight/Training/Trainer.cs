@@ -169,7 +169,7 @@ public partial class Trainer : IDisposable
         double plw = Options.EffectivePromptLossWeightSchedule.ValueAt(step, TotalSteps, _history);
         if (!RoleWeights.IsValid(plw))
             throw new InvalidOperationException($"The prompt loss weight schedule returned {plw} at step {step}; a PLW must be {RoleWeights.Requirement}.");
-        return RoleWeights.ForPromptLossWeight(plw);
+        return RoleWeights.ForPromptLossWeight(plw, Options.CompletionWeight);
     }
 
     /// <summary>[B, N] loss weights of a batch for the given role weights (0 on padding). Default: <see cref="Batch.Weights(RoleWeights)"/>.</summary>
@@ -184,7 +184,7 @@ public partial class Trainer : IDisposable
     /// <param name="model">The model (run the forward pass here).</param>
     /// <param name="batch">The micro-batch, on <see cref="Device"/>.</param>
     /// <param name="weights">[B, N] weights from <see cref="LossWeights"/>.</param>
-    /// <param name="normalizer">Σ of the shifted, non-ignored weights over every micro-batch of this optimizer step.</param>
+    /// <param name="normalizer">The divisor of the whole step: <see cref="WeightedCrossEntropy.Normalizer"/> under <c>Options.Loss.Normalization</c> (Σw or the number of weighted tokens), summed over every micro-batch of this optimizer step.</param>
     protected virtual Tensor ComputeLoss(ICausalLanguageModel model, Batch batch, Tensor weights, double normalizer) =>
         Options.Loss.Compute(model, batch, weights, normalizer);
 
