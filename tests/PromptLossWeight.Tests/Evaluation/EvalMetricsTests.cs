@@ -101,7 +101,8 @@ public class EvalMetricsTests
         var trainer = new Trainer(model, TrainerTestData.Options(dir.Path) with { EvalBatchSize = 2 }, Examples, Examples);
 
         trainer.Evaluate().Keys.Should().BeEquivalentTo(
-            [MetricNames.PromptLoss, MetricNames.CompletionLoss, MetricNames.FullLoss, MetricNames.CompletionTokenAccuracy]);
+            [MetricNames.PromptLoss, MetricNames.CompletionLoss, MetricNames.FullLoss, MetricNames.CompletionTokenAccuracy,
+             MetricNames.WeightedLoss, MetricNames.WeightedLossNonZero]);
     }
 
     [Fact]
