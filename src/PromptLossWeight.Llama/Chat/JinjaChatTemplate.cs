@@ -184,7 +184,14 @@ public sealed class JinjaChatTemplate : ChatTemplate
                     : (HeaderRole(conversation[^1].Role), conversation[^1].Weight);
                 result.Fill(at, glue[k].Length, header);
                 if (previous is int done)
-                    MarkEndOfTurn(glue[k], at, result, TemplateTokens.EndOfTurnOf(conversation[done / 2]));
+                {
+                    var before = conversation[done / 2];
+                    int end = MarkEndOfTurn(glue[k], at, result, TemplateTokens.EndOfTurnOf(before));
+                    // text between the end of turn and the next header's first special token (a newline) keeps the previous turn's prompt role, as in ChatMLTemplate
+                    int headerStart = NextSpecial(glue[k], end);
+                    if (next is not null && headerStart > end && headerStart < glue[k].Length)
+                        result.Fill(at + end, headerStart - end, (HeaderRole(before.Role), header.Weight));
+                }
                 if (next is int thinking && thinking % 2 == 0)
                 {
                     int tag = glue[k].LastIndexOf(ThinkingBlock.Open, StringComparison.Ordinal);
@@ -212,8 +219,22 @@ public sealed class JinjaChatTemplate : ChatTemplate
         $"The chat template {Name} renders message {Math.Max(message, 0)} ({RoleName(conversation[Math.Max(message, 0)].Role)}) differently for its content than for a marker: "
         + "its layout depends on the content, or it rewrites the content beyond trimming; per-message masks cannot be built (RenderText still gives the text).");
 
-    /// <summary>After a message, the template text up to and including the first stop token is that message's end of turn.</summary>
-    private void MarkEndOfTurn(string glue, int offset, Attribution result, (TokenRole Role, double Weight) endOfTurn)
+    /// <summary>Where the first special token at or after <paramref name="from"/> starts in <paramref name="glue"/> (its length when none).</summary>
+    private int NextSpecial(string glue, int from)
+    {
+        for (int i = from; i < glue.Length; i++)
+        {
+            if (SpecialAt(glue, i) is not null)
+                return i;
+        }
+        return glue.Length;
+    }
+
+    /// <summary>
+    /// After a message, the template text up to and including the first stop token is that message's end of turn;
+    /// returns where it ends in <paramref name="glue"/> (0 when the glue has no stop token).
+    /// </summary>
+    private int MarkEndOfTurn(string glue, int offset, Attribution result, (TokenRole Role, double Weight) endOfTurn)
     {
         int end = -1;
         foreach (string stop in _stopNames)
@@ -224,6 +245,7 @@ public sealed class JinjaChatTemplate : ChatTemplate
         }
         if (end > 0)
             result.Fill(offset, end, endOfTurn);
+        return Math.Max(end, 0);
     }
 
     /// <summary>How long the rendered content at <paramref name="at"/> is: the content as given or stripped, then the next template text.</summary>
