@@ -26,15 +26,16 @@ public abstract class ChatTemplate : IChatTemplate
 
     /// <summary>
     /// What the template-inserted tokens of each turn carry in the loss (role headers, the assistant header that a
-    /// generation prompt adds, the end-of-turn token): <see cref="Chat.TemplateTokens.Default"/> unless set.
+    /// generation prompt adds, the end-of-turn token): <see cref="Chat.TemplateTokens.Default"/> unless set. Set it before
+    /// rendering, in an object initializer or on the template <see cref="FromPretrained(string)"/> returns.
     /// </summary>
     public TemplateTokens TemplateTokens
     {
         get => _templateTokens;
-        init => _templateTokens = (value ?? throw new ArgumentNullException(nameof(TemplateTokens))).Validate();
+        set => _templateTokens = (value ?? throw new ArgumentNullException(nameof(TemplateTokens))).Validate();
     }
 
-    private readonly TemplateTokens _templateTokens = TemplateTokens.Default;
+    private TemplateTokens _templateTokens = TemplateTokens.Default;
 
     /// <summary>The names of the templates <see cref="Create"/> knows.</summary>
     public static IReadOnlyList<string> Names { get; } = ["llama-2", "llama-3", "chatml"];

@@ -162,7 +162,8 @@ public sealed class TemplateWeightsTests : IDisposable
         };
         var byDefault = new JinjaChatTemplate(tokenizer, Qwen3Template, name: "qwen3");
         var trained = new JinjaChatTemplate(tokenizer, Qwen3Template, name: "qwen3") { TemplateTokens = new TemplateTokens { GenerationPrompt = TemplateTokenWeight.Turn } };
-        var excluded = new JinjaChatTemplate(tokenizer, Qwen3Template, name: "qwen3") { TemplateTokens = new TemplateTokens { GenerationPrompt = TemplateTokenWeight.None } };
+        var excluded = new JinjaChatTemplate(tokenizer, Qwen3Template, name: "qwen3");
+        excluded.TemplateTokens = new TemplateTokens { GenerationPrompt = TemplateTokenWeight.None }; // as on a template from FromPretrained
 
         var prompt = byDefault.Render(conversation);
 
