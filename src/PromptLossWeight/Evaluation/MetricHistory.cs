@@ -8,7 +8,8 @@ namespace PromptLossWeight.Evaluation;
 /// <summary>
 /// The metric history of a run, written as <c>metrics.csv</c> and <c>metrics.jsonl</c> (atomically, after every
 /// evaluation). Columns: step, epoch, plw, learning_rate, train_loss, then prompt_loss, completion_loss, full_loss,
-/// completion_token_accuracy, accuracy, then any other metric a subclass reports (alphabetically).
+/// completion_token_accuracy, accuracy, then any other metric (alphabetically: the default weighted_loss and
+/// weighted_loss_nonzero, and any a subclass reports).
 /// </summary>
 public static class MetricHistory
 {

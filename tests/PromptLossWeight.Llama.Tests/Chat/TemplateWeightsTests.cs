@@ -118,6 +118,20 @@ public sealed class TemplateWeightsTests : IDisposable
     }
 
     [Fact]
+    public void Llama2_weighs_each_exchange_as_its_messages_and_its_eos_follows_the_end_of_turn_option()
+    {
+        var tokenizer = TestTokenizers.LoadSentencePiece(_folder);
+        var template = new Llama2ChatTemplate(tokenizer) { TemplateTokens = new TemplateTokens { EndOfTurn = TemplateTokenWeight.None } };
+
+        var rendered = template.Render([new(TokenRole.User, "hello") { Weight = 2 }, new(TokenRole.Assistant, "world") { Weight = 3 }]);
+
+        rendered.WeightedLayout().Should().Equal(
+            ("<s>", TokenRole.User, 2.0), ("[INST] hello [/INST]", TokenRole.User, 2.0), (" world ", TokenRole.Assistant, 3.0), ("</s>", TokenRole.User, 0.0));
+        new Llama2ChatTemplate(tokenizer).Render([new(TokenRole.User, "hello"), new(TokenRole.Assistant, "world")])
+            .WeightedLayout()[^1].Should().Be(("</s>", TokenRole.Assistant, 1.0), "by default the EOS is trained with the answer");
+    }
+
+    [Fact]
     public void Chatml_template_tokens_follow_the_options_and_message_weights()
     {
         var gpt2 = TestTokenizers.Gpt2WithChatML();
