@@ -58,8 +58,8 @@ public sealed class ChatMLTemplate : ChatTemplate
             builder.Content(turn, turn.Content);
             builder.Special(ImEnd, TemplateTokens.EndOfTurnOf(turn));
             // the newline after <|im_end|> is glue before the next header (weighted as that header; after the last turn, as this turn's)
-            var glue = TemplateTokens.HeaderOf(i + 1 < conversation.Count ? conversation[i + 1] : turn);
-            builder.Text("\n", (HeaderRole(turn.Role), glue.Weight));
+            double glue = i + 1 < conversation.Count ? TemplateTokens.HeaderOf(conversation[i + 1]).Weight : turn.Weight;
+            builder.Text("\n", HeaderRole(turn.Role), weight: glue);
         }
         if (addGenerationPrompt)
             Header(builder, new ChatTurn(TokenRole.Assistant, ""));

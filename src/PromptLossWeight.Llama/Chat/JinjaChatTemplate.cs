@@ -169,7 +169,7 @@ public sealed class JinjaChatTemplate : ChatTemplate
         for (int k = 0; k <= order.Count; k++)
         {
             int? previous = k > 0 ? order[k - 1] : null, next = k < order.Count ? order[k] : null;
-            int blamed = next is int n ? n / 2 : Math.Max(order.Count > 0 ? order[^1] / 2 : 0, 0);
+            int blamed = next is int n ? n / 2 : order.Count > 0 ? order[^1] / 2 : 0;
             if (string.CompareOrdinal(text, at, glue[k], 0, glue[k].Length) != 0)
                 throw LayoutDependsOnContent(conversation, blamed);
             if (previous is int p && next is int q && p % 2 == 0 && q == p + 1)

@@ -47,7 +47,7 @@ public sealed class MaskBuilder
     /// <summary>
     /// Examples skipped because no completion token carries weight from the data (every completion token has data weight
     /// 0: an example weight of 0, or 0 on every assistant message or span); each is logged as a warning through
-    /// <see cref="MaskBuilderOptions.Logger"/>. Such an example would only add 0/0 to a loss.
+    /// <see cref="MaskBuilderOptions.Logger"/>. Such an example has no answer to learn (at PLW 0 it would only add 0/0).
     /// </summary>
     public int SkippedZeroWeight { get; private set; }
 
