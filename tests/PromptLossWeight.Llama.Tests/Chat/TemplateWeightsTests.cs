@@ -1,5 +1,6 @@
 using Microsoft.ML.Tokenizers;
 using PromptLossWeight.Llama.Chat;
+using PromptLossWeight.Llama.Tests.Support;
 using PromptLossWeight.Llama.Tests.Tokenizers;
 using PromptLossWeight.Llama.Tokenizers;
 using PromptLossWeight.Masking;
@@ -146,6 +147,34 @@ public sealed class TemplateWeightsTests : IDisposable
     }
 
     [Fact]
+    public void The_jinja_chatml_template_gives_the_ids_roles_and_weights_of_the_builtin_chatml_template()
+    {
+        const string chatml = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
+            + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+        var gpt2 = TestTokenizers.Gpt2WithChatML();
+        var options = new TemplateTokens { Header = TemplateTokenWeight.None, GenerationPrompt = TemplateTokenWeight.Turn, EndOfTurn = TemplateTokenWeight.Prompt };
+        var conversation = new ChatTurn[]
+        {
+            new(TokenRole.System, "Be brief.") { Weight = 0.5 },
+            new(TokenRole.User, "2+2?") { Weight = 2 },
+            new(TokenRole.Assistant, "<think>add them</think>It is 4.") { Weight = 3, ThinkingWeight = 0.1 },
+            new(TokenRole.User, "and 3+3?"),
+            new(TokenRole.Assistant, "6") { Weight = 0.25 },
+        };
+
+        foreach (var tokens in new[] { TemplateTokens.Default, options })
+        {
+            var builtIn = new ChatMLTemplate(gpt2) { TemplateTokens = tokens }.Render(conversation);
+            var jinja = new JinjaChatTemplate(gpt2, chatml) { TemplateTokens = tokens }.Render(conversation);
+
+            jinja.Text.Should().Be(builtIn.Text);
+            jinja.Ids.Should().Equal(builtIn.Ids);
+            jinja.Roles.Should().Equal(builtIn.Roles);
+            jinja.Weights.Should().Equal(builtIn.Weights);
+        }
+    }
+
+    [Fact]
     public void Qwen3_splits_the_thinking_off_and_writes_it_back_and_the_thinking_and_answer_weigh_apart()
     {
         var tokenizer = Qwen3Tokenizer();
@@ -163,6 +192,23 @@ public sealed class TemplateWeightsTests : IDisposable
         rendered.TextWhere(tokenizer, (r, w) => r == TokenRole.Assistant && w == 1).Should().Be("4<|im_end|>");
         rendered.Spans.Where(s => s.IsSpecial).Select(s => s.Text).Should().Contain(["<think>", "</think>"], "the template writes the tags, so they are its tokens");
         rendered.SpansMatchTheirTokens(tokenizer);
+    }
+
+    [SkippableFact]
+    public void The_real_qwen3_template_weighs_the_thinking_and_the_answer_apart()
+    {
+        var template = ChatTemplate.FromPretrained(ReferenceTools.TokenizerFolder("qwen3"));
+        var conversation = new ChatTurn[]
+        {
+            new(TokenRole.User, "What is 2+2?"),
+            new(TokenRole.Assistant, "<think>\nadd them\n</think>\n\n4") { ThinkingWeight = 0 },
+        };
+
+        var rendered = template.Render(conversation);
+
+        rendered.Text.Should().Be("<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n<think>\nadd them\n</think>\n\n4<|im_end|>\n");
+        rendered.TextWhere(template.Tokenizer, (r, w) => r == TokenRole.Assistant && w == 0).Should().Be("<think>\nadd them\n</think>\n\n");
+        rendered.TextWhere(template.Tokenizer, (r, w) => r == TokenRole.Assistant && w == 1).Should().Be("4<|im_end|>");
     }
 
     [Fact]

@@ -130,6 +130,25 @@ public sealed class WeightsInTheDataTests : IDisposable
         example.Weights(0.1).Should().Equal(0.2f, 0.2f, 1f, 1f); // user: PLW 0.1 × 2; assistant: 1 × (0.5 × 2)
     }
 
+    [Fact]
+    public void The_readmes_example_records_read_as_it_says()
+    {
+        DirectoryInfo? root = new(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "PromptLossWeight.sln"))) root = root.Parent;
+        root.Should().NotBeNull("the tests run inside the repository");
+        string readme = File.ReadAllText(Path.Combine(root!.FullName, "README.md"));
+        var block = System.Text.RegularExpressions.Regex.Match(readme, "```jsonl\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline);
+        block.Success.Should().BeTrue("the Weighting tokens section shows the data formats");
+        string[] lines = block.Groups[1].Value.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        var chat = ChatJsonLines.Read(Write("readme-chat.jsonl", lines[0])).Records.Single();
+        var pair = PromptCompletionJsonLines.Read(Write("readme-pc.jsonl", lines[1])).Records.Single();
+
+        chat.Select(t => t.Weight).Should().Equal(2.0, 0.0, 2.0, 2.0);
+        chat[^1].ThinkingWeight.Should().Be(0.1);
+        pair.Should().Be(new PromptCompletionExample("Translate: cat", " chat") { Weight = 0.5 });
+    }
+
 #pragma warning disable IDE1006
     private sealed class WeightedRow
     {
