@@ -12,6 +12,8 @@ namespace PromptLossWeight.Llama.Chat;
 /// (user); the content and <c>&lt;|im_end|&gt;</c> have the turn's role (assistant content and its
 /// <c>&lt;|im_end|&gt;</c> are the completion); the newline after <c>&lt;|im_end|&gt;</c> is template glue and
 /// prompt (user after an assistant turn, otherwise the turn's role). Turns may come in any order.
+/// <see cref="ChatTemplate.TemplateTokens"/> can give the headers, the assistant header and <c>&lt;|im_end|&gt;</c> other
+/// roles or weight 0.
 /// </remarks>
 public sealed class ChatMLTemplate : ChatTemplate
 {
@@ -48,22 +50,25 @@ public sealed class ChatMLTemplate : ChatTemplate
     private protected override void Layout(IReadOnlyList<ChatTurn> conversation, SpanBuilder builder, bool addGenerationPrompt)
     {
         if (_addBos)
-            builder.Special(Tokenizer.BosToken!, HeaderRole(conversation[0].Role));
-        foreach (var turn in conversation)
+            builder.Special(Tokenizer.BosToken!, TemplateTokens.HeaderOf(conversation[0]));
+        for (int i = 0; i < conversation.Count; i++)
         {
-            Header(builder, turn.Role);
-            builder.Text(turn.Content, turn.Role);
-            builder.Special(ImEnd, turn.Role);
-            builder.Text("\n", HeaderRole(turn.Role));
+            var turn = conversation[i];
+            Header(builder, turn);
+            builder.Content(turn, turn.Content);
+            builder.Special(ImEnd, TemplateTokens.EndOfTurnOf(turn));
+            // the newline after <|im_end|> is glue before the next header (weighted as that header; after the last turn, as this turn's)
+            double glue = i + 1 < conversation.Count ? TemplateTokens.HeaderOf(conversation[i + 1]).Weight : turn.Weight;
+            builder.Text("\n", HeaderRole(turn.Role), weight: glue);
         }
         if (addGenerationPrompt)
-            Header(builder, TokenRole.Assistant);
+            Header(builder, new ChatTurn(TokenRole.Assistant, ""));
     }
 
-    private static void Header(SpanBuilder builder, TokenRole role)
+    private void Header(SpanBuilder builder, ChatTurn turn)
     {
-        var headerRole = HeaderRole(role);
-        builder.Special(ImStart, headerRole);
-        builder.Text(RoleName(role) + "\n", headerRole);
+        var header = TemplateTokens.HeaderOf(turn);
+        builder.Special(ImStart, header);
+        builder.Text(RoleName(turn.Role) + "\n", header);
     }
 }

@@ -18,4 +18,8 @@ namespace PromptLossWeight.Llama.Chat;
 /// True for the text of a turn's <see cref="ChatTurn.Context"/> (such as an article), which
 /// <see cref="PromptTruncation.ContextFirst"/> shortens first.
 /// </param>
-public sealed record ChatSpan(string Text, IReadOnlyList<long> Ids, TokenRole Role, bool IsSpecial, bool AtStart, bool IsContext = false);
+/// <param name="Weight">
+/// The data weight of the span's tokens: its turn's <see cref="ChatTurn.Weight"/>, times <see cref="ChatTurn.ThinkingWeight"/>
+/// in a thinking span, or 0 for a template token that <see cref="TemplateTokens"/> leaves out of the loss.
+/// </param>
+public sealed record ChatSpan(string Text, IReadOnlyList<long> Ids, TokenRole Role, bool IsSpecial, bool AtStart, bool IsContext = false, double Weight = 1.0);

@@ -24,6 +24,19 @@ public abstract class ChatTemplate : IChatTemplate
     /// <inheritdoc/>
     public abstract IReadOnlyList<long> StopIds { get; }
 
+    /// <summary>
+    /// What the template-inserted tokens of each turn carry in the loss (role headers, the assistant header that a
+    /// generation prompt adds, the end-of-turn token): <see cref="Chat.TemplateTokens.Default"/> unless set. Set it before
+    /// rendering, in an object initializer or on the template <see cref="FromPretrained(string)"/> returns.
+    /// </summary>
+    public TemplateTokens TemplateTokens
+    {
+        get => _templateTokens;
+        set => _templateTokens = (value ?? throw new ArgumentNullException(nameof(TemplateTokens))).Validate();
+    }
+
+    private TemplateTokens _templateTokens = TemplateTokens.Default;
+
     /// <summary>The names of the templates <see cref="Create"/> knows.</summary>
     public static IReadOnlyList<string> Names { get; } = ["llama-2", "llama-3", "chatml"];
 
@@ -143,6 +156,10 @@ public abstract class ChatTemplate : IChatTemplate
                 throw new ArgumentException($"Turn {i} ({conversation[i].Role}) has no content.", nameof(conversation));
             if (!Enum.IsDefined(conversation[i].Role))
                 throw new ArgumentException($"Turn {i} has unknown role {conversation[i].Role}.", nameof(conversation));
+            if (!RoleWeights.IsValid(conversation[i].Weight))
+                throw new ArgumentException($"Turn {i} has weight {conversation[i].Weight}; a weight must be a finite number >= 0.", nameof(conversation));
+            if (conversation[i].ThinkingWeight is double thinking && !RoleWeights.IsValid(thinking))
+                throw new ArgumentException($"Turn {i} has thinking weight {thinking}; a weight must be a finite number >= 0.", nameof(conversation));
         }
         CheckOrder(conversation);
     }

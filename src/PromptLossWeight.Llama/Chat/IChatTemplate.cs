@@ -7,7 +7,9 @@ namespace PromptLossWeight.Llama.Chat;
 /// A model's chat format: turns a conversation into token ids with a role per token, so that loss masks and
 /// prompt-loss weights are exact. Special tokens are inserted as ids; message text is encoded as plain text and
 /// can never produce them. Assistant content and its end-of-turn token are completion; everything else (BOS,
-/// headers, system and user messages, the template text around them) is prompt.
+/// headers, system and user messages, the template text around them) is prompt, unless the template's
+/// <see cref="ChatTemplate.TemplateTokens"/> say otherwise. Each token also carries a data weight (<see cref="ChatSpan.Weight"/>):
+/// its message's <see cref="ChatTurn.Weight"/>, times <see cref="ChatTurn.ThinkingWeight"/> in a thinking block.
 /// </summary>
 public interface IChatTemplate
 {

@@ -10,9 +10,14 @@ namespace PromptLossWeight.Llama.Chat;
 /// the template is rendered twice: once with the messages, once with each non-empty content replaced by a unique
 /// marker; the text around the markers is the template's own (prompt), and each message's rendered content (as the
 /// template left it, e.g. trimmed) sits between. Message content has its turn's role; the template text before a
-/// message has that message's prompt role (an assistant header is user); after an assistant message, the template
-/// text up to and including the first stop token (end of turn or EOS) is assistant, as in the built-in templates.
-/// Special tokens are recognized only in the template's own text, never in message content.
+/// message has that message's prompt role (an assistant header is user); after a message, the template text up to and
+/// including the first stop token (end of turn or EOS) is that message's end of turn, with its role (so an assistant's
+/// is completion), as in the built-in templates; <see cref="ChatTemplate.TemplateTokens"/> can change both. An assistant
+/// message whose content starts with a <c>&lt;think&gt;…&lt;/think&gt;</c> block gets two markers, one for the thinking and
+/// one for the answer, so that a template which splits the thinking off and writes it back itself (Qwen3's does) is
+/// followed too; the tags and the template text between the two parts belong to the thinking
+/// (<see cref="ChatTurn.ThinkingWeight"/>). Special tokens are recognized only in the template's own text, never in
+/// message content.
 /// </summary>
 /// <remarks>
 /// Text between special tokens is encoded per role run (as the built-in templates do); text right after a special
@@ -78,16 +83,70 @@ public sealed class JinjaChatTemplate : ChatTemplate
     private protected override void Layout(IReadOnlyList<ChatTurn> conversation, SpanBuilder builder, bool addGenerationPrompt)
     {
         string text = RenderWith(conversation.Select(t => t.Content).ToList(), conversation, addGenerationPrompt);
-        var markers = conversation.Select((t, i) => t.Content.Length == 0 ? "" : $"{MarkerOpen}{i}{MarkerClose}").ToList();
-        string marked = RenderWith(markers, conversation, addGenerationPrompt);
-        var roles = Attribute(text, marked, conversation, addGenerationPrompt, out var isContent);
-        Emit(text, roles, isContent, builder);
+        var slots = Slots(conversation);
+        string marked = RenderWith(MarkedContents(conversation, slots), conversation, addGenerationPrompt);
+        var attribution = Attribute(text, marked, conversation, slots, addGenerationPrompt);
+        Emit(text, attribution, builder);
     }
 
-    /// <summary>The role of every character of <paramref name="text"/>, and which characters are message content.</summary>
-    private TokenRole[] Attribute(string text, string marked, IReadOnlyList<ChatTurn> conversation, bool addGenerationPrompt, out bool[] isContent)
+    /// <summary>
+    /// The pieces of message content that get a marker, by key: 2i+1 for the content of message i; for an assistant
+    /// message with a <c>&lt;think&gt;…&lt;/think&gt;</c> block, 2i for the thinking between the tags and 2i+1 for the answer
+    /// after them (so that a template which splits the thinking off, as Qwen3's does, still lays out markers).
+    /// </summary>
+    private static SortedDictionary<int, string> Slots(IReadOnlyList<ChatTurn> conversation)
     {
-        // Cut the marked rendering into template text (glue) and the messages whose markers sit between.
+        var slots = new SortedDictionary<int, string>();
+        for (int i = 0; i < conversation.Count; i++)
+        {
+            string content = conversation[i].Content;
+            if (conversation[i].Role == TokenRole.Assistant && ThinkingBlock.Find(content) is (int start, int end) && end < content.Length)
+            {
+                slots[2 * i] = content[(start + ThinkingBlock.Open.Length)..(end - ThinkingBlock.Close.Length)];
+                slots[2 * i + 1] = content[end..];
+            }
+            else if (content.Length > 0)
+            {
+                slots[2 * i + 1] = content;
+            }
+        }
+        return slots;
+    }
+
+    private static List<string> MarkedContents(IReadOnlyList<ChatTurn> conversation, SortedDictionary<int, string> slots)
+    {
+        static string Marker(int key) => $"{MarkerOpen}{key}{MarkerClose}";
+        var contents = new List<string>();
+        for (int i = 0; i < conversation.Count; i++)
+        {
+            string content = conversation[i].Content;
+            if (slots.ContainsKey(2 * i))
+            {
+                var (start, _) = ThinkingBlock.Find(content)!.Value;
+                contents.Add(content[..start] + ThinkingBlock.Open + Marker(2 * i) + ThinkingBlock.Close + Marker(2 * i + 1));
+            }
+            else
+            {
+                contents.Add(slots.ContainsKey(2 * i + 1) ? Marker(2 * i + 1) : "");
+            }
+        }
+        return contents;
+    }
+
+    /// <summary>Role, data weight and whether it is message content, for every character of the rendering.</summary>
+    private sealed record Attribution(TokenRole[] Roles, double[] Weights, bool[] IsContent)
+    {
+        public void Fill(int at, int length, (TokenRole Role, double Weight) part)
+        {
+            Array.Fill(Roles, part.Role, at, length);
+            Array.Fill(Weights, part.Weight, at, length);
+        }
+    }
+
+    /// <summary>The role and weight of every character of <paramref name="text"/>, and which characters are message content.</summary>
+    private Attribution Attribute(string text, string marked, IReadOnlyList<ChatTurn> conversation, SortedDictionary<int, string> slots, bool addGenerationPrompt)
+    {
+        // Cut the marked rendering into template text (glue) and the slots whose markers sit between.
         var glue = new List<string>();
         var order = new List<int>();
         int position = 0;
@@ -105,35 +164,77 @@ public sealed class JinjaChatTemplate : ChatTemplate
         if (order.Distinct().Count() != order.Count || !order.SequenceEqual(order.Order()))
             throw new InvalidOperationException($"The chat template {Name} renders messages more than once or out of order; per-message masks cannot be built.");
 
-        var roles = new TokenRole[text.Length];
-        isContent = new bool[text.Length];
+        var result = new Attribution(new TokenRole[text.Length], new double[text.Length], new bool[text.Length]);
         int at = 0;
         for (int k = 0; k <= order.Count; k++)
         {
+            int? previous = k > 0 ? order[k - 1] : null, next = k < order.Count ? order[k] : null;
+            int blamed = next is int n ? n / 2 : order.Count > 0 ? order[^1] / 2 : 0;
             if (string.CompareOrdinal(text, at, glue[k], 0, glue[k].Length) != 0)
-                throw LayoutDependsOnContent(conversation, k < order.Count ? order[k] : order.Count - 1);
-            var glueRole = k < order.Count ? HeaderRole(conversation[order[k]].Role) : addGenerationPrompt ? TokenRole.User : HeaderRole(conversation[^1].Role);
-            Array.Fill(roles, glueRole, at, glue[k].Length);
-            if (k > 0 && conversation[order[k - 1]].Role == TokenRole.Assistant)
-                MarkEndOfTurn(glue[k], at, roles);
+                throw LayoutDependsOnContent(conversation, blamed);
+            if (previous is int p && next is int q && p % 2 == 0 && q == p + 1)
+            {
+                // between the thinking and the answer of one message: the closing tag belongs to the thinking
+                result.Fill(at, glue[k].Length, Thinking(conversation[p / 2]));
+            }
+            else
+            {
+                var header = next is int m ? TemplateTokens.HeaderOf(conversation[m / 2])
+                    : addGenerationPrompt ? TemplateTokens.HeaderOf(new ChatTurn(TokenRole.Assistant, ""))
+                    : (HeaderRole(conversation[^1].Role), conversation[^1].Weight);
+                result.Fill(at, glue[k].Length, header);
+                if (previous is int done)
+                {
+                    var before = conversation[done / 2];
+                    int end = MarkEndOfTurn(glue[k], at, result, TemplateTokens.EndOfTurnOf(before));
+                    // text between the end of turn and the next header's first special token (a newline) keeps the previous turn's prompt role, as in ChatMLTemplate
+                    int headerStart = NextSpecial(glue[k], end);
+                    if (next is not null && headerStart > end && headerStart < glue[k].Length)
+                        result.Fill(at + end, headerStart - end, (HeaderRole(before.Role), header.Weight));
+                }
+                if (next is int thinking && thinking % 2 == 0)
+                {
+                    int tag = glue[k].LastIndexOf(ThinkingBlock.Open, StringComparison.Ordinal);
+                    if (tag >= 0)
+                        result.Fill(at + tag, glue[k].Length - tag, Thinking(conversation[thinking / 2]));
+                }
+            }
             at += glue[k].Length;
-            if (k == order.Count)
+            if (next is not int key)
                 break;
-            int length = ContentLength(text, at, conversation[order[k]].Content, glue[k + 1], k + 1 == order.Count)
-                ?? throw LayoutDependsOnContent(conversation, order[k]);
-            Array.Fill(roles, conversation[order[k]].Role, at, length);
-            Array.Fill(isContent, true, at, length);
+            var turn = conversation[key / 2];
+            int length = ContentLength(text, at, slots[key], glue[k + 1], k + 1 == order.Count)
+                ?? throw LayoutDependsOnContent(conversation, key / 2);
+            result.Fill(at, length, key % 2 == 0 ? Thinking(turn) : (turn.Role, turn.Weight));
+            Array.Fill(result.IsContent, true, at, length);
             at += length;
         }
-        return roles;
+        return result;
     }
+
+    /// <summary>The role and weight of the thinking block of an assistant message.</summary>
+    private static (TokenRole Role, double Weight) Thinking(ChatTurn turn) => (turn.Role, turn.Weight * (turn.ThinkingWeight ?? 1.0));
 
     private InvalidOperationException LayoutDependsOnContent(IReadOnlyList<ChatTurn> conversation, int message) => new(
         $"The chat template {Name} renders message {Math.Max(message, 0)} ({RoleName(conversation[Math.Max(message, 0)].Role)}) differently for its content than for a marker: "
         + "its layout depends on the content, or it rewrites the content beyond trimming; per-message masks cannot be built (RenderText still gives the text).");
 
-    /// <summary>After an assistant message, the template text up to and including the first stop token is assistant.</summary>
-    private void MarkEndOfTurn(string glue, int offset, TokenRole[] roles)
+    /// <summary>Where the first special token at or after <paramref name="from"/> starts in <paramref name="glue"/> (its length when none).</summary>
+    private int NextSpecial(string glue, int from)
+    {
+        for (int i = from; i < glue.Length; i++)
+        {
+            if (SpecialAt(glue, i) is not null)
+                return i;
+        }
+        return glue.Length;
+    }
+
+    /// <summary>
+    /// After a message, the template text up to and including the first stop token is that message's end of turn;
+    /// returns where it ends in <paramref name="glue"/> (0 when the glue has no stop token).
+    /// </summary>
+    private int MarkEndOfTurn(string glue, int offset, Attribution result, (TokenRole Role, double Weight) endOfTurn)
     {
         int end = -1;
         foreach (string stop in _stopNames)
@@ -143,7 +244,8 @@ public sealed class JinjaChatTemplate : ChatTemplate
                 end = index + stop.Length;
         }
         if (end > 0)
-            Array.Fill(roles, TokenRole.Assistant, offset, end);
+            result.Fill(offset, end, endOfTurn);
+        return Math.Max(end, 0);
     }
 
     /// <summary>How long the rendered content at <paramref name="at"/> is: the content as given or stripped, then the next template text.</summary>
@@ -169,15 +271,16 @@ public sealed class JinjaChatTemplate : ChatTemplate
         return next < 0 ? null : next - at;
     }
 
-    private void Emit(string text, TokenRole[] roles, bool[] isContent, SpanBuilder builder)
+    private void Emit(string text, Attribution attribution, SpanBuilder builder)
     {
+        var (roles, weights, isContent) = attribution;
         bool afterSpecial = true;
         int i = 0;
         while (i < text.Length)
         {
-            if (!isContent[i] && SpecialAt(text, i) is string special && AllSameRole(roles, i, special.Length))
+            if (!isContent[i] && SpecialAt(text, i) is string special && AllSame(attribution, i, special.Length))
             {
-                builder.Special(special, roles[i]);
+                builder.Special(special, roles[i], weights[i]);
                 i += special.Length;
                 afterSpecial = true;
                 continue;
@@ -187,17 +290,17 @@ public sealed class JinjaChatTemplate : ChatTemplate
             {
                 i++;
             }
-            while (i < text.Length && roles[i] == roles[start] && (isContent[i] || SpecialAt(text, i) is null));
-            builder.Text(text[start..i], roles[start], atStart: afterSpecial);
+            while (i < text.Length && roles[i] == roles[start] && weights[i] == weights[start] && (isContent[i] || SpecialAt(text, i) is null));
+            builder.Text(text[start..i], roles[start], atStart: afterSpecial, weights[start]);
             afterSpecial = false;
         }
     }
 
-    private static bool AllSameRole(TokenRole[] roles, int start, int length)
+    private static bool AllSame(Attribution attribution, int start, int length)
     {
         for (int i = start + 1; i < start + length; i++)
         {
-            if (roles[i] != roles[start])
+            if (attribution.Roles[i] != attribution.Roles[start] || attribution.Weights[i] != attribution.Weights[start])
                 return false;
         }
         return true;

@@ -15,6 +15,9 @@ namespace PromptLossWeight.Llama.Chat;
 /// <c>strip()</c>) as the model's own <c>chat_template</c> and Meta's reference code do; with a system turn, the system
 /// block and the first user message are stripped together (the system block's start and the user message's end).
 /// Turns: an optional system turn first, then user and assistant turns alternating, starting with user.
+/// Weights: the BOS, <c>[INST]</c> and the system block weigh as the user message they share a run with (Llama-2 has no
+/// header tokens of its own, so <see cref="TemplateTokens.Header"/> and <see cref="TemplateTokens.GenerationPrompt"/>
+/// do not apply); the EOS follows <see cref="TemplateTokens.EndOfTurn"/>.
 /// </remarks>
 public sealed class Llama2ChatTemplate : ChatTemplate
 {
@@ -54,27 +57,30 @@ public sealed class Llama2ChatTemplate : ChatTemplate
     private protected override void Layout(IReadOnlyList<ChatTurn> conversation, SpanBuilder builder, bool addGenerationPrompt)
     {
         string? system = conversation[0].Role == TokenRole.System ? conversation[0].Content : null;
+        double systemWeight = conversation[0].Weight;
         for (int i = system is null ? 0 : 1; i < conversation.Count; i += 2)
         {
-            builder.Special(_bos, TokenRole.User);
-            builder.Text("[INST]", TokenRole.User, atStart: true);
+            double userWeight = conversation[i].Weight;
+            builder.Special(_bos, TokenRole.User, userWeight);
+            builder.Text("[INST]", TokenRole.User, atStart: true, userWeight);
             if (system is not null)
             {
                 string block = "<<SYS>>\n" + system + "\n<</SYS>>\n\n";
                 string both = Jinja.Values.Strip(block + conversation[i].Content, null);
                 int systemLength = Math.Min(block.Length, both.Length);
-                builder.Text(" " + both[..systemLength], TokenRole.System);
-                builder.Text(both[systemLength..] + " [/INST]", TokenRole.User);
+                builder.Text(" " + both[..systemLength], TokenRole.System, weight: systemWeight);
+                builder.Text(both[systemLength..] + " [/INST]", TokenRole.User, weight: userWeight);
                 system = null;
             }
             else
             {
-                builder.Text(" " + Jinja.Values.Strip(conversation[i].Content, null) + " [/INST]", TokenRole.User);
+                builder.Text(" " + Jinja.Values.Strip(conversation[i].Content, null) + " [/INST]", TokenRole.User, weight: userWeight);
             }
             if (i + 1 < conversation.Count)
             {
-                builder.Text(" " + Jinja.Values.Strip(conversation[i + 1].Content, null) + " ", TokenRole.Assistant);
-                builder.Special(_eos, TokenRole.Assistant);
+                var reply = conversation[i + 1];
+                builder.Content(reply, " " + Jinja.Values.Strip(reply.Content, null) + " ");
+                builder.Special(_eos, TemplateTokens.EndOfTurnOf(reply));
             }
         }
     }

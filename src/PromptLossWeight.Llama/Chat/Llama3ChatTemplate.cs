@@ -13,7 +13,8 @@ namespace PromptLossWeight.Llama.Chat;
 /// header, which is prompt (user); the content and its <c>&lt;|eot_id|&gt;</c> have the turn's role, so the
 /// assistant's content and end of turn are the completion. <c>&lt;|begin_of_text|&gt;</c> has the first turn's
 /// prompt role. Turns may come in any order. Content is trimmed (Python's <c>strip()</c>), as the model's own
-/// <c>chat_template</c> does with <c>message['content'] | trim</c>.
+/// <c>chat_template</c> does with <c>message['content'] | trim</c>. <see cref="ChatTemplate.TemplateTokens"/> can give the
+/// headers, the assistant header and the <c>&lt;|eot_id|&gt;</c> other roles or weight 0.
 /// </remarks>
 public sealed class Llama3ChatTemplate : ChatTemplate
 {
@@ -36,23 +37,23 @@ public sealed class Llama3ChatTemplate : ChatTemplate
 
     private protected override void Layout(IReadOnlyList<ChatTurn> conversation, SpanBuilder builder, bool addGenerationPrompt)
     {
-        builder.Special(Llama3Tokens.BeginOfText, HeaderRole(conversation[0].Role));
+        builder.Special(Llama3Tokens.BeginOfText, TemplateTokens.HeaderOf(conversation[0]));
         foreach (var turn in conversation)
         {
-            Header(builder, turn.Role);
-            builder.Text(Jinja.Values.Strip(turn.Content, null), turn.Role);
-            builder.Special(Llama3Tokens.EndOfTurn, turn.Role);
+            Header(builder, turn);
+            builder.Content(turn, Jinja.Values.Strip(turn.Content, null));
+            builder.Special(Llama3Tokens.EndOfTurn, TemplateTokens.EndOfTurnOf(turn));
         }
         if (addGenerationPrompt)
-            Header(builder, TokenRole.Assistant);
+            Header(builder, new ChatTurn(TokenRole.Assistant, ""));
     }
 
-    private static void Header(SpanBuilder builder, TokenRole role)
+    private void Header(SpanBuilder builder, ChatTurn turn)
     {
-        var headerRole = HeaderRole(role);
-        builder.Special(Llama3Tokens.StartHeader, headerRole);
-        builder.Text(RoleName(role), headerRole);
-        builder.Special(Llama3Tokens.EndHeader, headerRole);
-        builder.Text("\n\n", headerRole);
+        var header = TemplateTokens.HeaderOf(turn);
+        builder.Special(Llama3Tokens.StartHeader, header);
+        builder.Text(RoleName(turn.Role), header);
+        builder.Special(Llama3Tokens.EndHeader, header);
+        builder.Text("\n\n", header);
     }
 }

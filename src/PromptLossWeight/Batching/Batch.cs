@@ -13,12 +13,19 @@ public sealed class Batch : IDisposable
 {
     /// <summary>Creates a batch from tensors it takes ownership of.</summary>
     public Batch(Tensor inputIds, Tensor attentionMask, Tensor positionIds, Tensor labels, Tensor roles)
+        : this(inputIds, attentionMask, positionIds, labels, roles, null)
+    {
+    }
+
+    /// <summary>Creates a batch from tensors it takes ownership of, with the data weights of its tokens (null: all 1).</summary>
+    public Batch(Tensor inputIds, Tensor attentionMask, Tensor positionIds, Tensor labels, Tensor roles, Tensor? dataWeights)
     {
         InputIds = inputIds;
         AttentionMask = attentionMask;
         PositionIds = positionIds;
         Labels = labels;
         Roles = roles;
+        DataWeights = dataWeights;
     }
 
     /// <summary>[B, N] int64 token ids (padding uses the pad id).</summary>
@@ -35,6 +42,13 @@ public sealed class Batch : IDisposable
 
     /// <summary>[B, N] int64 <see cref="TokenRole"/> of each token (padding: <see cref="TokenRole.User"/>, but its label is ignored).</summary>
     public Tensor Roles { get; }
+
+    /// <summary>
+    /// [B, N] fp32 weights the data gives each token (<see cref="MaskedExample.DataWeights"/>: message, example and span
+    /// weights), which multiply the role weights in <see cref="Weights(RoleWeights)"/>; null when every token has data
+    /// weight 1.
+    /// </summary>
+    public Tensor? DataWeights { get; }
 
     /// <summary>Number of rows.</summary>
     public long Size => InputIds.shape[0];
@@ -56,27 +70,28 @@ public sealed class Batch : IDisposable
         return (Roles.eq((long)TokenRole.Assistant) & AttentionMask.ne(0)).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
-    /// <summary>[B, N] fp32 loss weights: PLW on prompt tokens, 1 on completion tokens, 0 on padding.</summary>
+    /// <summary>[B, N] fp32 loss weights: PLW on prompt tokens, 1 on completion tokens, times the data weights, 0 on padding.</summary>
     public Tensor Weights(double promptLossWeight) => Weights(RoleWeights.ForPromptLossWeight(promptLossWeight));
 
-    /// <summary>[B, N] fp32 loss weights from a weight per role, 0 on padding.</summary>
+    /// <summary>[B, N] fp32 loss weights from a weight per role times the data weights (<see cref="DataWeights"/>), 0 on padding.</summary>
     public Tensor Weights(RoleWeights roleWeights)
     {
         roleWeights.Validate();
         using var scope = NewDisposeScope();
         Tensor table = tensor(new[] { (float)roleWeights.System, (float)roleWeights.User, (float)roleWeights.Assistant }, device: Roles.device);
         Tensor w = table.index_select(0, Roles.flatten()).reshape(Roles.shape);
+        if (DataWeights is not null) w = w * DataWeights;
         return (w * AttentionMask.ne(0).to(ScalarType.Float32)).MoveToOuterDisposeScope();
     }
 
     /// <summary>A copy of this batch on <paramref name="device"/>.</summary>
     public Batch To(Device device) =>
-        new(InputIds.to(device), AttentionMask.to(device), PositionIds.to(device), Labels.to(device), Roles.to(device));
+        new(InputIds.to(device), AttentionMask.to(device), PositionIds.to(device), Labels.to(device), Roles.to(device), DataWeights?.to(device));
 
     /// <summary>Rows <paramref name="start"/> to <paramref name="start"/>+<paramref name="count"/> as a new batch (for micro-batching).</summary>
     public Batch Rows(long start, long count) =>
         new(InputIds.narrow(0, start, count).clone(), AttentionMask.narrow(0, start, count).clone(), PositionIds.narrow(0, start, count).clone(),
-            Labels.narrow(0, start, count).clone(), Roles.narrow(0, start, count).clone());
+            Labels.narrow(0, start, count).clone(), Roles.narrow(0, start, count).clone(), DataWeights?.narrow(0, start, count).clone());
 
     /// <inheritdoc />
     public void Dispose()
@@ -86,5 +101,6 @@ public sealed class Batch : IDisposable
         PositionIds.Dispose();
         Labels.Dispose();
         Roles.Dispose();
+        DataWeights?.Dispose();
     }
 }

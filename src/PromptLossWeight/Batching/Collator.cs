@@ -27,6 +27,7 @@ public static class Collator
         var positions = new long[b * n];
         var labels = new long[b * n];
         var roles = new long[b * n];
+        float[]? data = examples.Any(e => e.DataWeights is not null) ? new float[b * n] : null;
         for (int row = 0; row < b; row++)
         {
             MaskedExample e = examples[row];
@@ -39,11 +40,13 @@ public static class Collator
                 positions[k] = i;
                 labels[k] = real ? e.InputIds[i] : TokenLabels.IgnoreIndex;
                 roles[k] = real ? (long)e.Roles[i] : (long)TokenRole.User;
+                if (data is not null) data[k] = real ? e.DataWeight(i) : 0f;
             }
         }
         Device target = device ?? CPU;
         long[] shape = [b, n];
         return new Batch(tensor(ids, shape, device: target), tensor(mask, shape, device: target), tensor(positions, shape, device: target),
-            tensor(labels, shape, device: target), tensor(roles, shape, device: target));
+            tensor(labels, shape, device: target), tensor(roles, shape, device: target),
+            data is null ? null : tensor(data, shape, device: target));
     }
 }

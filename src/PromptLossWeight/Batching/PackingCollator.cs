@@ -53,6 +53,7 @@ public static class PackingCollator
         var positions = new long[rowCount * n];
         var labels = new long[rowCount * n];
         var roles = new long[rowCount * n];
+        float[]? data = examples.Any(e => e.DataWeights is not null) ? new float[rowCount * n] : null;
         Array.Fill(ids, padId);
         Array.Fill(labels, TokenLabels.IgnoreIndex);
         Array.Fill(roles, (long)TokenRole.User);
@@ -76,6 +77,7 @@ public static class PackingCollator
                     positions[k] = i;
                     labels[k] = i == 0 ? TokenLabels.IgnoreIndex : e.InputIds[i];
                     roles[k] = (long)e.Roles[i];
+                    if (data is not null) data[k] = e.DataWeight(i);
                 }
                 used += e.Length;
             }
@@ -85,6 +87,7 @@ public static class PackingCollator
         Device target = device ?? CPU;
         long[] shape = [rowCount, n];
         return new Batch(tensor(ids, shape, device: target), tensor(mask, shape, device: target), tensor(positions, shape, device: target),
-            tensor(labels, shape, device: target), tensor(roles, shape, device: target));
+            tensor(labels, shape, device: target), tensor(roles, shape, device: target),
+            data is null ? null : tensor(data, shape, device: target));
     }
 }

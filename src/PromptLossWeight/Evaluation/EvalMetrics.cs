@@ -5,7 +5,10 @@ public static class EvalMetrics
 {
     /// <summary>
     /// prompt_loss, completion_loss, full_loss (token-weighted means over the whole evaluation set),
-    /// completion_token_accuracy, and accuracy when any answer token was seen. A mean over zero tokens is NaN.
+    /// completion_token_accuracy, and accuracy when any answer token was seen. When the outputs carry the weighted
+    /// statistics (<see cref="EvalStatisticKeys.WeightedLossSum"/>), also the training objective under either
+    /// normalisation: <see cref="MetricNames.WeightedLoss"/> and <see cref="MetricNames.WeightedLossNonZero"/>.
+    /// A mean over zero tokens is NaN.
     /// </summary>
     public static Dictionary<string, double> Compute(EvalOutputs outputs)
     {
@@ -21,6 +24,12 @@ public static class EvalMetrics
         };
         double answers = outputs.Sum(EvalStatisticKeys.AnswerTotal);
         if (answers > 0) metrics[MetricNames.Accuracy] = outputs.Sum(EvalStatisticKeys.AnswerCorrect) / answers;
+        if (outputs.Contains(EvalStatisticKeys.WeightedLossSum))
+        {
+            double weighted = outputs.Sum(EvalStatisticKeys.WeightedLossSum);
+            metrics[MetricNames.WeightedLoss] = Ratio(weighted, outputs.Sum(EvalStatisticKeys.WeightSum));
+            metrics[MetricNames.WeightedLossNonZero] = Ratio(weighted, outputs.Sum(EvalStatisticKeys.WeightedTokens));
+        }
         return metrics;
     }
 

@@ -18,13 +18,25 @@ public static class EvalReductions
     /// <param name="logits">[B, N, V] logits (logits at i predict the label at i+1).</param>
     /// <param name="batch">The batch the logits were computed from (labels and roles).</param>
     /// <param name="answerTokenIds">Token ids of the possible answers (e.g. the ids of "A".."D"); may be empty.</param>
-    public static Dictionary<string, Tensor> FromLogits(Tensor logits, Batch batch, IReadOnlyList<long> answerTokenIds)
+    public static Dictionary<string, Tensor> FromLogits(Tensor logits, Batch batch, IReadOnlyList<long> answerTokenIds) =>
+        FromLogits(logits, batch, answerTokenIds, null);
+
+    /// <summary>
+    /// The statistics of <see cref="FromLogits(Tensor, Batch, IReadOnlyList{long})"/>, and with <paramref name="weights"/>
+    /// the weighted ones (<see cref="EvalStatisticKeys.WeightedLossSum"/>, <see cref="EvalStatisticKeys.WeightSum"/>,
+    /// <see cref="EvalStatisticKeys.WeightedTokens"/>).
+    /// </summary>
+    /// <param name="logits">[B, N, V] logits.</param>
+    /// <param name="batch">The batch the logits were computed from.</param>
+    /// <param name="answerTokenIds">Token ids of the possible answers; may be empty.</param>
+    /// <param name="weights">[B, N] training loss weights of the batch (as <c>Batch.Weights</c> gives them); null for none.</param>
+    public static Dictionary<string, Tensor> FromLogits(Tensor logits, Batch batch, IReadOnlyList<long> answerTokenIds, Tensor? weights)
     {
         ArgumentNullException.ThrowIfNull(logits);
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(answerTokenIds);
         using TokenStatistics tokens = TokenStatistics.FromLogits(logits, batch.Labels, answerTokenIds.Count > 0 ? answerTokenIds : null);
-        return FromTokenStatistics(batch, tokens, answerTokenIds);
+        return FromTokenStatistics(batch, tokens, answerTokenIds, weights);
     }
 
     /// <summary>
@@ -34,7 +46,18 @@ public static class EvalReductions
     /// <param name="batch">The batch the statistics were computed from.</param>
     /// <param name="tokens">Per-token losses and hits, [B, N-1].</param>
     /// <param name="answerTokenIds">The answer ids the restricted argmax was taken over (empty: no accuracy).</param>
-    public static Dictionary<string, Tensor> FromTokenStatistics(Batch batch, TokenStatistics tokens, IReadOnlyList<long> answerTokenIds)
+    public static Dictionary<string, Tensor> FromTokenStatistics(Batch batch, TokenStatistics tokens, IReadOnlyList<long> answerTokenIds) =>
+        FromTokenStatistics(batch, tokens, answerTokenIds, null);
+
+    /// <summary>
+    /// The statistics of <see cref="FromTokenStatistics(Batch, TokenStatistics, IReadOnlyList{long})"/>, and with
+    /// <paramref name="weights"/> the weighted ones (see <see cref="FromLogits(Tensor, Batch, IReadOnlyList{long}, Tensor)"/>).
+    /// </summary>
+    /// <param name="batch">The batch the statistics were computed from.</param>
+    /// <param name="tokens">Per-token losses and hits, [B, N-1].</param>
+    /// <param name="answerTokenIds">The answer ids the restricted argmax was taken over (empty: no accuracy).</param>
+    /// <param name="weights">[B, N] training loss weights; null for none.</param>
+    public static Dictionary<string, Tensor> FromTokenStatistics(Batch batch, TokenStatistics tokens, IReadOnlyList<long> answerTokenIds, Tensor? weights)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(tokens);
@@ -47,8 +70,31 @@ public static class EvalReductions
             : isin(target, tensor(answerTokenIds.ToArray(), device: target.device));
         Tensor answerCorrect = tokens.AnswerCorrect is null ? isAnswer : tokens.AnswerCorrect & isAnswer;
         var result = FromTokenStatistics(batch, tokens.Loss, tokens.Correct, answerCorrect, isAnswer);
+        if (weights is not null) AddWeighted(result, batch, tokens.Loss, weights);
         foreach (Tensor t in result.Values) t.MoveToOuterDisposeScope();
         return result;
+    }
+
+    /// <summary>
+    /// Adds the per-sequence Σ wᵢℓᵢ, Σ wᵢ and #{wᵢ &gt; 0} of the shifted, non-ignored tokens to <paramref name="statistics"/>
+    /// (<see cref="EvalStatisticKeys.WeightedLossSum"/>, <see cref="EvalStatisticKeys.WeightSum"/>,
+    /// <see cref="EvalStatisticKeys.WeightedTokens"/>), with the same weight alignment as the training loss.
+    /// </summary>
+    /// <param name="statistics">The per-sequence statistics to add to.</param>
+    /// <param name="batch">The batch (labels).</param>
+    /// <param name="tokenLoss">[B, N-1] next-token losses.</param>
+    /// <param name="weights">[B, N] training loss weights.</param>
+    public static void AddWeighted(Dictionary<string, Tensor> statistics, Batch batch, Tensor tokenLoss, Tensor weights)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        ArgumentNullException.ThrowIfNull(batch);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        Tensor valid = batch.Labels[.., 1..].ne(TokenLabels.IgnoreIndex);
+        Tensor w = where(valid, weights[.., 1..].to(ScalarType.Float64), zeros(1, dtype: ScalarType.Float64, device: weights.device)); // [B, N-1], 0 where ignored
+        statistics[EvalStatisticKeys.WeightedLossSum] = (tokenLoss.to(ScalarType.Float64) * w).sum(1).MoveToOuterDisposeScope();
+        statistics[EvalStatisticKeys.WeightSum] = w.sum(1).MoveToOuterDisposeScope();
+        statistics[EvalStatisticKeys.WeightedTokens] = w.gt(0).to(ScalarType.Float64).sum(1).MoveToOuterDisposeScope();
     }
 
     /// <summary>

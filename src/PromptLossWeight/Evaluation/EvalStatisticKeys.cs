@@ -27,4 +27,13 @@ public static class EvalStatisticKeys
 
     /// <summary>Number of answer tokens of each sequence (completion positions whose label is an answer id).</summary>
     public const string AnswerTotal = "answer_total";
+
+    /// <summary>Σ wᵢℓᵢ of each sequence with the training loss weights (role weights times data weights).</summary>
+    public const string WeightedLossSum = "weighted_loss_sum";
+
+    /// <summary>Σ wᵢ of the predicted tokens of each sequence.</summary>
+    public const string WeightSum = "weight_sum";
+
+    /// <summary>Number of predicted tokens of each sequence whose weight is above 0.</summary>
+    public const string WeightedTokens = "weighted_tokens";
 }

@@ -8,7 +8,8 @@ namespace PromptLossWeight.Evaluation;
 /// <summary>
 /// The metric history of a run, written as <c>metrics.csv</c> and <c>metrics.jsonl</c> (atomically, after every
 /// evaluation). Columns: step, epoch, plw, learning_rate, train_loss, then prompt_loss, completion_loss, full_loss,
-/// completion_token_accuracy, accuracy, then any other metric a subclass reports (alphabetically).
+/// completion_token_accuracy, accuracy, weighted_loss, weighted_loss_nonzero, then any other metric a subclass reports
+/// (alphabetically).
 /// </summary>
 public static class MetricHistory
 {
@@ -21,9 +22,10 @@ public static class MetricHistory
     private static readonly string[] FixedColumns = ["step", "epoch", "plw", "learning_rate", "train_loss"];
 
     private static readonly string[] DefaultMetricColumns =
-        [MetricNames.PromptLoss, MetricNames.CompletionLoss, MetricNames.FullLoss, MetricNames.CompletionTokenAccuracy, MetricNames.Accuracy];
+        [MetricNames.PromptLoss, MetricNames.CompletionLoss, MetricNames.FullLoss, MetricNames.CompletionTokenAccuracy, MetricNames.Accuracy,
+         MetricNames.WeightedLoss, MetricNames.WeightedLossNonZero];
 
-    /// <summary>The metric columns for <paramref name="records"/>: the default five, then any others alphabetically.</summary>
+    /// <summary>The metric columns for <paramref name="records"/>: the default seven, then any others alphabetically.</summary>
     public static IReadOnlyList<string> MetricColumns(IEnumerable<MetricRecord> records)
     {
         var extra = records.SelectMany(r => r.Metrics.Keys).Distinct(StringComparer.Ordinal)

@@ -20,4 +20,17 @@ public static class MetricNames
     /// the argmax of the logits restricted to the answer ids is the label.
     /// </summary>
     public const string Accuracy = "accuracy";
+
+    /// <summary>
+    /// The training objective under <c>LossNormalization.WeightSum</c> on the evaluation set: Σ wᵢℓᵢ / Σ wᵢ over every
+    /// evaluated token, with the weights of the current step (PLW or role weights, λc, and the data weights); equal to
+    /// that loss of the whole evaluation set as one batch.
+    /// </summary>
+    public const string WeightedLoss = "weighted_loss";
+
+    /// <summary>
+    /// The training objective under <c>LossNormalization.NonZeroTokens</c> on the evaluation set: Σ wᵢℓᵢ divided by the
+    /// number of evaluated tokens with wᵢ &gt; 0 (Weighted Instruction Tuning).
+    /// </summary>
+    public const string WeightedLossNonZero = "weighted_loss_nonzero";
 }

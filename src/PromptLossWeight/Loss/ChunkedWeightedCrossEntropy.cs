@@ -29,10 +29,16 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
 
     /// <summary>Creates the loss with a given chunk size.</summary>
     /// <param name="chunkSize">Token rows projected onto the vocabulary at once; at least 1.</param>
-    public ChunkedWeightedCrossEntropy(int chunkSize = DefaultChunkSize)
+    /// <param name="normalization">What the loss divides by (Σw by default).</param>
+    public ChunkedWeightedCrossEntropy(int chunkSize = DefaultChunkSize, LossNormalization normalization = LossNormalization.WeightSum)
     {
         ChunkSize = OutputChecks.ValidateChunkSize(chunkSize);
+        if (!Enum.IsDefined(normalization)) throw new ArgumentOutOfRangeException(nameof(normalization), normalization, "Unknown loss normalization.");
+        Normalization = normalization;
     }
+
+    /// <inheritdoc />
+    public LossNormalization Normalization { get; }
 
     /// <summary>Token rows projected onto the vocabulary at once.</summary>
     public int ChunkSize { get; }
@@ -47,11 +53,11 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
         if (model is IHiddenStateLanguageModel hiddenModel)
         {
             Tensor hidden = hiddenModel.HiddenStates(batch.InputIds, batch.AttentionMask, batch.PositionIds);
-            loss = Compute(hidden, hiddenModel.OutputWeight, batch.Labels, weights, normalizer, ChunkSize);
+            loss = Compute(hidden, hiddenModel.OutputWeight, batch.Labels, weights, normalizer, ChunkSize, Normalization);
         }
         else
         {
-            loss = new LogitsWeightedLoss().Compute(model, batch, weights, normalizer);
+            loss = new LogitsWeightedLoss(Normalization).Compute(model, batch, weights, normalizer);
         }
         return loss.MoveToOuterDisposeScope();
     }
@@ -84,11 +90,12 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
     /// <param name="outputWeight">[V, D] LM-head weight, same dtype and device as <paramref name="hidden"/>.</param>
     /// <param name="labels">[B, N] int64 token ids; <see cref="WeightedCrossEntropy.IgnoreIndex"/> marks ignored tokens.</param>
     /// <param name="weights">[B, N] finite weights ≥ 0 (the weight of each token as a prediction target).</param>
-    /// <param name="normalizer">The divisor; null means Σw of this batch (0 when Σw = 0). Must be finite and ≥ 0.</param>
+    /// <param name="normalizer">The divisor; null means that of this batch under <paramref name="normalization"/> (the loss is 0 when it is 0). Must be finite and ≥ 0.</param>
     /// <param name="chunkSize">Token rows projected onto the vocabulary at once.</param>
+    /// <param name="normalization">The divisor when <paramref name="normalizer"/> is null: Σw, or the number of weighted tokens.</param>
     /// <returns>A fp32 scalar; 0 with zero gradients when nothing has weight.</returns>
     public static Tensor Compute(Tensor hidden, Tensor outputWeight, Tensor labels, Tensor weights, double? normalizer = null,
-        int chunkSize = DefaultChunkSize)
+        int chunkSize = DefaultChunkSize, LossNormalization normalization = LossNormalization.WeightSum)
     {
         OutputChecks.ValidateChunkSize(chunkSize);
         if (normalizer is double given) WeightedCrossEntropy.ValidateNormalizer(given);
@@ -105,7 +112,10 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
             if (normalizer is double n) scale = n > 0 ? selection.Weights / n : zeros_like(selection.Weights);
             else
             {
-                Tensor total = selection.Weights.sum();
+                // the kept rows are exactly those with w > 0, so their count is #{w > 0}
+                Tensor total = normalization == LossNormalization.NonZeroTokens
+                    ? full(1, (double)selection.Weights.shape[0], dtype: selection.Weights.dtype, device: selection.Weights.device).squeeze()
+                    : selection.Weights.sum();
                 scale = where(total > 0, selection.Weights / total.clamp_min(1e-30), zeros_like(selection.Weights));
             }
         }

@@ -13,12 +13,18 @@ namespace PromptLossWeight.Loss;
 public interface IWeightedLoss
 {
     /// <summary>
+    /// What the loss divides by (<see cref="LossNormalization"/>): Σw by default. The <c>Trainer</c> sums this divisor
+    /// (<see cref="WeightedCrossEntropy.Normalizer"/>) over every micro-batch of a step and passes it as the normaliser.
+    /// </summary>
+    LossNormalization Normalization => LossNormalization.WeightSum;
+
+    /// <summary>
     /// The loss of <paramref name="model"/> on <paramref name="batch"/> with per-token <paramref name="weights"/>.
     /// </summary>
     /// <param name="model">The model to run (its forward pass is part of the loss computation).</param>
     /// <param name="batch">Token ids, attention mask, position ids and labels.</param>
     /// <param name="weights">[B, N] token weights (for PLW: PLW on prompt tokens, 1 on completion tokens).</param>
-    /// <param name="normalizer">Σw to divide by; null means Σw of this batch (a plain weighted mean).</param>
+    /// <param name="normalizer">The divisor (Σw or #{w &gt; 0} of the whole step); null means that of this batch under <see cref="Normalization"/>.</param>
     Tensor Compute(ICausalLanguageModel model, Batch batch, Tensor weights, double? normalizer = null);
 
     /// <summary>
@@ -55,6 +61,16 @@ public interface IWeightedLoss
 /// </summary>
 public sealed class LogitsWeightedLoss : IWeightedLoss
 {
+    /// <summary>Creates the loss; <paramref name="normalization"/> says what it divides by.</summary>
+    public LogitsWeightedLoss(LossNormalization normalization = LossNormalization.WeightSum)
+    {
+        if (!Enum.IsDefined(normalization)) throw new ArgumentOutOfRangeException(nameof(normalization), normalization, "Unknown loss normalization.");
+        Normalization = normalization;
+    }
+
+    /// <inheritdoc />
+    public LossNormalization Normalization { get; }
+
     /// <inheritdoc />
     public Tensor Compute(ICausalLanguageModel model, Batch batch, Tensor weights, double? normalizer = null)
     {
@@ -62,7 +78,7 @@ public sealed class LogitsWeightedLoss : IWeightedLoss
         Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
         Tensor loss = normalizer is double n
             ? WeightedCrossEntropy.Compute(logits, batch.Labels, weights, n)
-            : WeightedCrossEntropy.Compute(logits, batch.Labels, weights);
+            : WeightedCrossEntropy.Compute(logits, batch.Labels, weights, Normalization);
         return loss.MoveToOuterDisposeScope();
     }
 }

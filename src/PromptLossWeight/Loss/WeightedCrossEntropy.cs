@@ -34,9 +34,47 @@ public static class WeightedCrossEntropy
     }
 
     /// <summary>
+    /// The weighted loss of a batch divided as <paramref name="normalization"/> says: Σ wᵢℓᵢ / Σ wᵢ
+    /// (<see cref="LossNormalization.WeightSum"/>) or Σ wᵢℓᵢ / #{wᵢ &gt; 0} (<see cref="LossNormalization.NonZeroTokens"/>),
+    /// over the shifted, non-ignored tokens. Returns 0 (with zero gradient) when no token has weight.
+    /// </summary>
+    /// <param name="logits">[B, N, V] fp32, bf16 or fp16, on any device.</param>
+    /// <param name="labels">[B, N] int64; <see cref="IgnoreIndex"/> marks ignored tokens.</param>
+    /// <param name="weights">[B, N] floating point, finite and ≥ 0.</param>
+    /// <param name="normalization">The divisor.</param>
+    public static Tensor Compute(Tensor logits, Tensor labels, Tensor weights, LossNormalization normalization)
+    {
+        if (normalization == LossNormalization.WeightSum) return Compute(logits, labels, weights);
+        Validate(logits, labels, weights);
+        return Compute(logits, labels, weights, Normalizer(labels, weights, normalization));
+    }
+
+    /// <summary>
+    /// The divisor of this batch's loss under <paramref name="normalization"/>: Σ of the shifted, non-ignored weights, or
+    /// the number of them above 0. Sum it over the micro-batches (or ranks) of a step and pass the total to
+    /// <see cref="Compute(Tensor, Tensor, Tensor, double)"/>, so that the parts add up to the loss of the whole step.
+    /// </summary>
+    /// <param name="labels">[B, N] int64.</param>
+    /// <param name="weights">[B, N], finite and ≥ 0.</param>
+    /// <param name="normalization">Which divisor.</param>
+    public static double Normalizer(Tensor labels, Tensor weights, LossNormalization normalization)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        Tensor w = ShiftedWeights(labels, weights);
+        Tensor total = normalization switch
+        {
+            LossNormalization.WeightSum => w.to(ScalarType.Float64).sum(),
+            LossNormalization.NonZeroTokens => w.gt(0).sum(),
+            _ => throw new ArgumentOutOfRangeException(nameof(normalization), normalization, "Unknown loss normalization."),
+        };
+        return total.to(ScalarType.Float64).item<double>();
+    }
+
+    /// <summary>
     /// The weighted loss divided by a normaliser given from outside: Σ wᵢℓᵢ / <paramref name="normalizer"/>.
     /// Use it when a loss is split across micro-batches (gradient accumulation) or rows (packing): pass Σw of the
-    /// whole step so the summed micro-batch losses equal the loss of the whole batch exactly.
+    /// whole step (<see cref="Normalizer"/>, summed) so the summed micro-batch losses equal the loss of the whole batch exactly.
     /// </summary>
     /// <param name="logits">[B, N, V].</param>
     /// <param name="labels">[B, N] int64.</param>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.ML.Tokenizers;
 
 namespace PromptLossWeight.Masking;
@@ -10,7 +11,8 @@ namespace PromptLossWeight.Masking;
 /// </summary>
 /// <remarks>
 /// Over-long sequences lose prompt tokens only (see <see cref="MaskBuilderOptions.Truncation"/>); the completion
-/// is never cut. The counters <see cref="Built"/>, <see cref="Truncated"/> and <see cref="Skipped"/> report what happened.
+/// is never cut. The counters <see cref="Built"/>, <see cref="Truncated"/>, <see cref="Skipped"/> and
+/// <see cref="SkippedZeroWeight"/> report what happened.
 /// </remarks>
 public sealed class MaskBuilder
 {
@@ -42,17 +44,39 @@ public sealed class MaskBuilder
     /// <summary>Examples skipped because their completion did not fit (with <see cref="CompletionOverflow.Skip"/>).</summary>
     public int Skipped { get; private set; }
 
+    /// <summary>
+    /// Examples skipped because no completion token carries weight from the data (every completion token has data weight
+    /// 0: an example weight of 0, or 0 on every assistant message or span); each is logged as a warning through
+    /// <see cref="MaskBuilderOptions.Logger"/>. Such an example has no answer to learn (at PLW 0 it would only add 0/0).
+    /// </summary>
+    public int SkippedZeroWeight { get; private set; }
+
     /// <summary>A prompt/completion pair of texts. Returns null when the example was skipped.</summary>
     public MaskedExample? Build(string prompt, string completion) =>
         Build([new PromptPart(prompt)], completion);
 
+    /// <summary>
+    /// A prompt/completion pair of texts with the example's weight from the data (<paramref name="weight"/>, finite and
+    /// ≥ 0, multiplies every token's loss weight; 0 skips the example, see <see cref="SkippedZeroWeight"/>). Returns null
+    /// when the example was skipped.
+    /// </summary>
+    public MaskedExample? Build(string prompt, string completion, double weight) =>
+        Build([new PromptPart(prompt)], completion, weight);
+
     /// <summary>A prompt made of parts (some marked as context) and a completion text. Returns null when skipped.</summary>
-    public MaskedExample? Build(IReadOnlyList<PromptPart> prompt, string completion)
+    public MaskedExample? Build(IReadOnlyList<PromptPart> prompt, string completion) => Build(prompt, completion, 1.0);
+
+    /// <summary>
+    /// A prompt made of parts (some marked as context) and a completion text, with the example's weight from the data.
+    /// Returns null when skipped.
+    /// </summary>
+    public MaskedExample? Build(IReadOnlyList<PromptPart> prompt, string completion, double weight)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(completion);
-        var segments = prompt.Select(p => new TokenSegment(_encode(p.Text), TokenRole.User, p.IsContext)).ToList();
-        segments.Add(new TokenSegment(_encode(completion), TokenRole.Assistant));
+        RoleWeights.Check(weight, nameof(weight));
+        var segments = prompt.Select(p => new TokenSegment(_encode(p.Text), TokenRole.User, p.IsContext, weight)).ToList();
+        segments.Add(new TokenSegment(_encode(completion), TokenRole.Assistant, Weight: weight));
         return Build(segments);
     }
 
@@ -63,7 +87,8 @@ public sealed class MaskBuilder
     /// <summary>
     /// A conversation, each turn's text tokenized as it is (no chat template: use the templates of
     /// PromptLossWeight.Llama to get the model's own format), a turn's <see cref="ChatTurn.Context"/> tokenized on its
-    /// own and marked as context. Returns null when skipped.
+    /// own and marked as context. Each turn's <see cref="ChatTurn.Weight"/> goes with its tokens (without a template there
+    /// is no thinking span: use a template for <see cref="ChatTurn.ThinkingWeight"/>). Returns null when skipped.
     /// </summary>
     public MaskedExample? BuildChat(IReadOnlyList<ChatTurn> turns)
     {
@@ -75,21 +100,24 @@ public sealed class MaskBuilder
             int at = string.IsNullOrEmpty(turn.Context) ? -1 : turn.Content.IndexOf(turn.Context, StringComparison.Ordinal);
             if (!string.IsNullOrEmpty(turn.Context) && at < 0)
                 throw new ArgumentException($"The context of turn {i} does not occur in its content.", nameof(turns));
+            double weight = RoleWeights.Check(turn.Weight, $"turns[{i}].Weight");
             if (at < 0)
             {
-                segments.Add(new TokenSegment(_encode(turn.Content), turn.Role));
+                segments.Add(new TokenSegment(_encode(turn.Content), turn.Role, Weight: weight));
                 continue;
             }
-            if (at > 0) segments.Add(new TokenSegment(_encode(turn.Content[..at]), turn.Role));
-            segments.Add(new TokenSegment(_encode(turn.Context!), turn.Role, IsContext: true));
-            if (at + turn.Context!.Length < turn.Content.Length) segments.Add(new TokenSegment(_encode(turn.Content[(at + turn.Context.Length)..]), turn.Role));
+            if (at > 0) segments.Add(new TokenSegment(_encode(turn.Content[..at]), turn.Role, Weight: weight));
+            segments.Add(new TokenSegment(_encode(turn.Context!), turn.Role, IsContext: true, weight));
+            if (at + turn.Context!.Length < turn.Content.Length) segments.Add(new TokenSegment(_encode(turn.Content[(at + turn.Context.Length)..]), turn.Role, Weight: weight));
         }
         return Build(segments);
     }
 
     /// <summary>
     /// The general form: segments of ids with roles, concatenated after an optional BOS and followed by an optional
-    /// EOS (which counts as completion). Returns null when the example was skipped.
+    /// EOS (which counts as completion and has the data weight of the last completion segment; BOS has the first
+    /// segment's). Returns null when the example was skipped: its completion does not fit (<see cref="Skipped"/>) or no
+    /// completion token has a data weight above 0 (<see cref="SkippedZeroWeight"/>).
     /// </summary>
     public MaskedExample? Build(IReadOnlyList<TokenSegment> segments)
     {
@@ -101,14 +129,24 @@ public sealed class MaskBuilder
         if (!segments.Any(s => s.Role != TokenRole.Assistant && s.Ids.Count > 0) && Options.BosId is null)
             throw new ArgumentException("The example has no prompt tokens: the prompt is empty and no BOS is configured.", nameof(segments));
 
+        for (int s = 0; s < segments.Count; s++)
+            RoleWeights.Check(segments[s].Weight, $"segments[{s}].Weight");
+
         var tokens = new List<Token>();
         if (Options.BosId is long bos)
-            tokens.Add(new Token(bos, segments[0].Role == TokenRole.Assistant ? TokenRole.User : segments[0].Role, false, Protected: true));
+            tokens.Add(new Token(bos, segments[0].Role == TokenRole.Assistant ? TokenRole.User : segments[0].Role, false, Protected: true, segments[0].Weight));
         foreach (var segment in segments)
             foreach (long id in segment.Ids)
-                tokens.Add(new Token(id, segment.Role, segment.IsContext, Protected: segment.Role == TokenRole.Assistant));
+                tokens.Add(new Token(id, segment.Role, segment.IsContext, Protected: segment.Role == TokenRole.Assistant, segment.Weight));
         if (Options.EosId is long eos)
-            tokens.Add(new Token(eos, TokenRole.Assistant, false, Protected: true));
+            tokens.Add(new Token(eos, TokenRole.Assistant, false, Protected: true, segments.Last(s => s.Role == TokenRole.Assistant).Weight));
+
+        if (!tokens.Any(t => t.Role == TokenRole.Assistant && t.Weight > 0))
+        {
+            SkippedZeroWeight++;
+            Options.Logger?.LogWarning("Skipped an example whose completion has weight 0 everywhere ({Count} such examples so far): it has nothing to train on.", SkippedZeroWeight);
+            return null;
+        }
 
         if (Options.MaxLength is int max && tokens.Count > max)
         {
@@ -129,7 +167,8 @@ public sealed class MaskBuilder
         }
 
         Built++;
-        return new MaskedExample(tokens.Select(t => t.Id).ToArray(), tokens.Select(t => t.Role).ToArray());
+        var example = new MaskedExample(tokens.Select(t => t.Id).ToArray(), tokens.Select(t => t.Role).ToArray());
+        return tokens.All(t => t.Weight == 1.0) ? example : example with { DataWeights = tokens.Select(t => (float)t.Weight).ToArray() };
     }
 
     private void Truncate(List<Token> tokens, int excess)
@@ -159,5 +198,5 @@ public sealed class MaskBuilder
         }
     }
 
-    private readonly record struct Token(long Id, TokenRole Role, bool IsContext, bool Protected);
+    private readonly record struct Token(long Id, TokenRole Role, bool IsContext, bool Protected, double Weight);
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace PromptLossWeight.Masking;
 
 /// <summary>How <see cref="MaskBuilder"/> shortens a prompt that does not fit in <see cref="MaskBuilderOptions.MaxLength"/>.</summary>
@@ -35,6 +37,9 @@ public sealed record MaskBuilderOptions
 
     /// <summary>What happens when the completion itself does not fit.</summary>
     public CompletionOverflow Overflow { get; init; } = CompletionOverflow.Error;
+
+    /// <summary>Receives a warning for every example skipped because its completion has data weight 0; null for none.</summary>
+    public ILogger? Logger { get; init; }
 
     /// <summary>Throws when a value is out of range.</summary>
     public MaskBuilderOptions Validate()

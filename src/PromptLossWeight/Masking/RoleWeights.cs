@@ -2,7 +2,7 @@ namespace PromptLossWeight.Masking;
 
 /// <summary>
 /// A loss weight for each <see cref="TokenRole"/>. For prompt/completion data use
-/// <see cref="ForPromptLossWeight"/>; for chats the roles can differ (for example system 0, user 0.1, assistant 1).
+/// <see cref="ForPromptLossWeight(double)"/>; for chats the roles can differ (for example system 0, user 0.1, assistant 1).
 /// </summary>
 /// <param name="System">Weight of system tokens.</param>
 /// <param name="User">Weight of user (prompt) tokens.</param>
@@ -13,10 +13,19 @@ public sealed record RoleWeights(double System, double User, double Assistant)
     internal const string Requirement = "a finite number >= 0";
 
     /// <summary>PLW on system and user tokens, 1 on assistant tokens.</summary>
-    public static RoleWeights ForPromptLossWeight(double promptLossWeight)
+    public static RoleWeights ForPromptLossWeight(double promptLossWeight) => ForPromptLossWeight(promptLossWeight, 1.0);
+
+    /// <summary>
+    /// λp = <paramref name="promptLossWeight"/> on system and user tokens, λc = <paramref name="completionWeight"/> on
+    /// assistant tokens (the independent prompt and completion weights of Weighted Instruction Tuning). Under
+    /// <c>LossNormalization.WeightSum</c> only their ratio matters; under
+    /// <c>LossNormalization.NonZeroTokens</c> both do.
+    /// </summary>
+    public static RoleWeights ForPromptLossWeight(double promptLossWeight, double completionWeight)
     {
         Check(promptLossWeight, nameof(promptLossWeight));
-        return new RoleWeights(promptLossWeight, promptLossWeight, 1.0);
+        Check(completionWeight, nameof(completionWeight));
+        return new RoleWeights(promptLossWeight, promptLossWeight, completionWeight);
     }
 
     /// <summary>True when <paramref name="weight"/> can be a loss weight (PLW or role weight): finite and ≥ 0.</summary>

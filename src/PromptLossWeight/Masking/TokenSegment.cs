@@ -7,7 +7,11 @@ namespace PromptLossWeight.Masking;
 /// <param name="Ids">The token ids.</param>
 /// <param name="Role">Who the tokens belong to.</param>
 /// <param name="IsContext">True for long context (such as an article) that <see cref="PromptTruncation.ContextFirst"/> shortens first.</param>
-public sealed record TokenSegment(IReadOnlyList<long> Ids, TokenRole Role, bool IsContext = false);
+/// <param name="Weight">
+/// The weight the data gives these tokens (a message's, an example's or a span's <c>weight</c>, multiplied), finite and
+/// ≥ 0; it multiplies the role weight (PLW or the completion weight) in <see cref="MaskedExample.Weights(RoleWeights)"/>.
+/// </param>
+public sealed record TokenSegment(IReadOnlyList<long> Ids, TokenRole Role, bool IsContext = false, double Weight = 1.0);
 
 /// <summary>A piece of prompt text; <paramref name="IsContext"/> marks text that may be shortened first.</summary>
 /// <param name="Text">The text.</param>
@@ -25,4 +29,20 @@ public sealed record ChatTurn(TokenRole Role, string Content)
     /// must occur in <see cref="Content"/> as written.
     /// </summary>
     public string? Context { get; init; }
+
+    /// <summary>
+    /// The weight the data gives this message (the <c>weight</c> of a chat JSON Lines message, times the example's
+    /// <c>weight</c>): it multiplies the loss weight of every token of the turn (its content, its header and its end of
+    /// turn). Finite and ≥ 0; 1 by default. A weight of 0 on an assistant message leaves it out of the loss, as the
+    /// <c>weight</c> of OpenAI's fine-tuning format does.
+    /// </summary>
+    public double Weight { get; init; } = 1.0;
+
+    /// <summary>
+    /// A factor on <see cref="Weight"/> for the thinking part of an assistant message, the span from
+    /// <c>&lt;think&gt;</c> to <c>&lt;/think&gt;</c> (as Qwen3 and DeepSeek-R1 write reasoning), so that the thinking and
+    /// the answer are weighted separately (0 trains on the answer only). Null (the default) weighs the thinking like the
+    /// rest of the message. Finite and ≥ 0.
+    /// </summary>
+    public double? ThinkingWeight { get; init; }
 }

@@ -9,6 +9,13 @@ namespace PromptLossWeight.Readers;
 /// <see cref="ChatTurn"/>s that <see cref="MaskBuilder.BuildChat"/> takes.
 /// </summary>
 /// <remarks>
+/// Weights (optional): a message may carry <c>"weight"</c> (multiplies the loss weight of that message's tokens,
+/// <see cref="ChatTurn.Weight"/>) and <c>"thinking_weight"</c> (a factor for its <c>&lt;think&gt;…&lt;/think&gt;</c> span,
+/// <see cref="ChatTurn.ThinkingWeight"/>); the record may carry <c>"weight"</c>, which multiplies every message's weight
+/// (so each turn's <see cref="ChatTurn.Weight"/> is message × example). Weights must be JSON numbers, finite and ≥ 0:
+/// negative weights are rejected as a bad record naming the line, the message and the field. A conversation whose
+/// assistant messages all weigh 0 has nothing to train on: it is a counted skip with a warning
+/// (<see cref="NothingToTrainException"/>), whatever the policy.
 /// Role names are case-insensitive; blank lines and extra fields (on the record and on each message) are ignored.
 /// A conversation needs at least one assistant turn but may end with any role (the trainer only needs some
 /// completion tokens). Content may be empty or white space only in system messages. A bad record (invalid JSON,
@@ -50,6 +57,7 @@ public static class ChatJsonLines
         if (messages.ValueKind != JsonValueKind.Array)
             throw new BadRecordException($"field '{messagesField}' must be an array but is {messages.ValueKind}");
 
+        double exampleWeight = StrictText.OptionalWeight(record, "weight");
         var turns = new List<ChatTurn>();
         int index = 0;
         foreach (JsonElement message in messages.EnumerateArray())
@@ -58,13 +66,19 @@ public static class ChatJsonLines
             if (message.ValueKind != JsonValueKind.Object)
                 throw new BadRecordException($"{where} must be an object but is {message.ValueKind}");
             TokenRole role = ParseRole(message, where);
-            turns.Add(new ChatTurn(role, ParseContent(message, role, where)));
+            double weight = StrictText.OptionalWeight(message, "weight", where);
+            double? thinking = message.TryGetProperty("thinking_weight", out _) ? StrictText.OptionalWeight(message, "thinking_weight", where) : null;
+            turns.Add(new ChatTurn(role, ParseContent(message, role, where)) { Weight = weight * exampleWeight, ThinkingWeight = thinking });
             index++;
         }
         if (turns.Count == 0)
             throw new BadRecordException($"field '{messagesField}' is empty: the conversation has no messages");
         if (!turns.Any(t => t.Role == TokenRole.Assistant))
             throw new BadRecordException("the conversation has no assistant message (nothing to train on)");
+        if (!turns.Any(t => t.Role == TokenRole.Assistant && t.Weight > 0))
+            throw new NothingToTrainException(exampleWeight == 0
+                ? "the example's weight is 0 (nothing to train on)"
+                : "every assistant message has weight 0 (nothing to train on)");
         return turns;
     }
 

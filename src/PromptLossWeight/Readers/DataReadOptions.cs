@@ -33,7 +33,7 @@ public sealed record DataReadOptions
     }
 }
 
-/// <summary>One record a reader skipped under <see cref="BadRecordPolicy.Skip"/>.</summary>
+/// <summary>One record a reader skipped: a bad record under <see cref="BadRecordPolicy.Skip"/>, or one with nothing to train on.</summary>
 /// <param name="Source">The file.</param>
 /// <param name="Record">Where in the file ("line 7", "row 3", …).</param>
 /// <param name="Problem">Why it was skipped.</param>
@@ -43,7 +43,10 @@ public sealed record SkippedRecord(string Source, string Record, string Problem)
     public override string ToString() => $"{Source}, {Record}: {Problem}";
 }
 
-/// <summary>What a reader returns: the valid records and the ones it skipped (empty unless the policy is Skip).</summary>
+/// <summary>
+/// What a reader returns: the valid records and the ones it skipped: bad records under <see cref="BadRecordPolicy.Skip"/>,
+/// and, under either policy, well-formed records with nothing to train on (a weight of 0, <see cref="NothingToTrainException"/>).
+/// </summary>
 /// <typeparam name="T">The record type.</typeparam>
 /// <param name="Records">The valid records, in file order.</param>
 /// <param name="Skipped">The skipped records with the reason for each.</param>

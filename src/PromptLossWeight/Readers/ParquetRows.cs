@@ -67,6 +67,38 @@ public static class ParquetRows
         return list;
     }
 
+    /// <summary>
+    /// An optional loss weight column: 1 when the file has no such column; otherwise every cell must be a number
+    /// (any integer or floating-point type), finite and ≥ 0, or the row is bad (a null cell included).
+    /// </summary>
+    public static double OptionalWeight(Dictionary<string, object> row, string column)
+    {
+        if (!row.TryGetValue(column, out object? value))
+            return 1.0;
+        if (value is null)
+            throw new BadRecordException($"column '{column}' is null");
+        double? weight = value switch
+        {
+            double d => d,
+            float f => f,
+            decimal m => (double)m,
+            long l => l,
+            int i => i,
+            short h => h,
+            sbyte b => b,
+            byte b => b,
+            ushort u => u,
+            uint u => u,
+            ulong u => u,
+            _ => null,
+        };
+        if (weight is null)
+            throw new BadRecordException($"column '{column}' must be a number but is {value.GetType().Name}");
+        if (!Masking.RoleWeights.IsValid(weight.Value))
+            throw new BadRecordException($"column '{column}' must be {Masking.RoleWeights.Requirement} but is {weight.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        return weight.Value;
+    }
+
     private static string? AsString(object value) => value switch
     {
         string s => s,

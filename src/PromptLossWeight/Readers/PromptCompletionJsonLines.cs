@@ -8,7 +8,9 @@ namespace PromptLossWeight.Readers;
 /// </summary>
 /// <remarks>
 /// Blank lines are ignored; extra fields are ignored. A line that is not a JSON object, lacks a field, has a
-/// non-string or empty (white-space) prompt or completion is a bad record (<see cref="BadRecordPolicy"/>).
+/// non-string or empty (white-space) prompt or completion, or a weight field (<see cref="PromptCompletionFields.Weight"/>,
+/// optional) that is not a number, finite and ≥ 0 is a bad record (<see cref="BadRecordPolicy"/>). A weight of 0 is a
+/// counted skip with a warning (<see cref="NothingToTrainException"/>).
 /// Invalid UTF-8 always throws, naming the line.
 /// </remarks>
 public static class PromptCompletionJsonLines
@@ -26,6 +28,7 @@ public static class PromptCompletionJsonLines
         ArgumentNullException.ThrowIfNull(stream);
         fields = (fields ?? new PromptCompletionFields()).Validate();
         return RecordReader.JsonLines<PromptCompletionExample>(stream, source, options, (record, _) =>
-            [new PromptCompletionExample(StrictText.RequireString(record, fields.Prompt), StrictText.RequireString(record, fields.Completion))]);
+            [PromptCompletionFields.Example(StrictText.RequireString(record, fields.Prompt), StrictText.RequireString(record, fields.Completion),
+                fields.Weight is null ? 1.0 : StrictText.OptionalWeight(record, fields.Weight))]);
     }
 }

@@ -7,7 +7,9 @@ namespace PromptLossWeight.Readers;
 /// <remarks>
 /// A file that cannot be parsed (truncated, not Parquet) or lacks a column throws a <see cref="DataFormatException"/>
 /// naming the file. A row with a null, non-string or empty (white-space) prompt or completion is a bad record
-/// (<see cref="BadRecordPolicy"/>), named by its 1-based row number.
+/// (<see cref="BadRecordPolicy"/>), named by its 1-based row number. The weight column
+/// (<see cref="PromptCompletionFields.Weight"/>) is optional: when the file has it, each cell must be a number, finite
+/// and ≥ 0 (else the row is bad), and a weight of 0 is a counted skip with a warning.
 /// </remarks>
 public static class PromptCompletionParquet
 {
@@ -24,6 +26,7 @@ public static class PromptCompletionParquet
         ArgumentNullException.ThrowIfNull(stream);
         fields = (fields ?? new PromptCompletionFields()).Validate();
         return RecordReader.Parquet<PromptCompletionExample>(stream, source, [fields.Prompt, fields.Completion], options, row =>
-            [new PromptCompletionExample(ParquetRows.RequireString(row, fields.Prompt), ParquetRows.RequireString(row, fields.Completion))]);
+            [PromptCompletionFields.Example(ParquetRows.RequireString(row, fields.Prompt), ParquetRows.RequireString(row, fields.Completion),
+                fields.Weight is null ? 1.0 : ParquetRows.OptionalWeight(row, fields.Weight))]);
     }
 }

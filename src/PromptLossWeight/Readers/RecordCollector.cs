@@ -15,6 +15,17 @@ public sealed class BadRecordException : Exception
 }
 
 /// <summary>
+/// Thrown by a record parser for a well-formed record that has nothing to train on (a weight of 0 on every completion
+/// token, from the example's or the messages' <c>weight</c>): the collector always skips it, counts it in
+/// <see cref="DataReadResult{T}.Skipped"/> and logs a warning, whatever the <see cref="BadRecordPolicy"/>.
+/// </summary>
+public sealed class NothingToTrainException : Exception
+{
+    /// <summary>Creates the exception; <paramref name="reason"/> says why the record has nothing to train on.</summary>
+    public NothingToTrainException(string reason) : base(reason) { }
+}
+
+/// <summary>
 /// The skeleton every dataset reader shares: it collects the records of one file, applying the
 /// <see cref="BadRecordPolicy"/> and <see cref="DataReadOptions.MaxRecords"/>. A reader walks its file, names each
 /// record ("line 7", "row 3", …) and hands <see cref="Add"/> a parser that throws <see cref="BadRecordException"/>
@@ -50,6 +61,12 @@ public sealed class RecordCollector<T>(string source, DataReadOptions options)
                 throw new DataFormatException(source, record, problem.Message);
             _skipped.Add(new SkippedRecord(source, record, problem.Message));
             options.Logger?.LogWarning("Skipped {Source}, {Record}: {Problem}", source, record, problem.Message);
+            return;
+        }
+        catch (NothingToTrainException nothing)
+        {
+            _skipped.Add(new SkippedRecord(source, record, nothing.Message));
+            options.Logger?.LogWarning("Skipped {Source}, {Record}: {Problem}", source, record, nothing.Message);
             return;
         }
         foreach (T item in items)
@@ -208,6 +225,27 @@ public static class StrictText
         if (string.IsNullOrWhiteSpace(text))
             throw new BadRecordException($"{what} is empty");
         return text;
+    }
+
+    /// <summary>
+    /// An optional loss weight field of a JSON object: 1 when absent; otherwise it must be a JSON number, finite and ≥ 0
+    /// (negative weights are rejected), or the record is bad. <paramref name="where"/> prefixes the message (e.g. "message 2").
+    /// </summary>
+    public static double OptionalWeight(JsonElement obj, string field, string? where = null)
+    {
+        if (!obj.TryGetProperty(field, out JsonElement value))
+            return 1.0;
+        return Weight(value, where is null ? $"field '{field}'" : $"{where}: field '{field}'");
+    }
+
+    /// <summary>A JSON value that must be a loss weight: a number, finite and ≥ 0.</summary>
+    public static double Weight(JsonElement value, string what)
+    {
+        if (value.ValueKind != JsonValueKind.Number)
+            throw new BadRecordException($"{what} must be a number but is {value.ValueKind}");
+        if (!value.TryGetDouble(out double weight) || !Masking.RoleWeights.IsValid(weight))
+            throw new BadRecordException($"{what} must be {Masking.RoleWeights.Requirement} but is {value.GetRawText()}");
+        return weight;
     }
 
     /// <summary>A required JSON array of strings (elements may be empty; the caller checks them).</summary>

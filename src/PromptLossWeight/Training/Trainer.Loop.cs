@@ -140,7 +140,7 @@ public partial class Trainer
         using (no_grad())
         {
             for (int i = 0; i < batches.Count; i++)
-                normalizer += WeightedCrossEntropy.ShiftedWeights(batches[i].Labels, weights[i]).to(ScalarType.Float64).sum().item<double>();
+                normalizer += WeightedCrossEntropy.Normalizer(batches[i].Labels, weights[i], Options.Loss.Normalization);
         }
 
         double loss = 0;

@@ -169,7 +169,7 @@ public partial class Trainer : IDisposable
         double plw = Options.EffectivePromptLossWeightSchedule.ValueAt(step, TotalSteps, _history);
         if (!RoleWeights.IsValid(plw))
             throw new InvalidOperationException($"The prompt loss weight schedule returned {plw} at step {step}; a PLW must be {RoleWeights.Requirement}.");
-        return RoleWeights.ForPromptLossWeight(plw);
+        return RoleWeights.ForPromptLossWeight(plw, Options.CompletionWeight);
     }
 
     /// <summary>[B, N] loss weights of a batch for the given role weights (0 on padding). Default: <see cref="Batch.Weights(RoleWeights)"/>.</summary>
@@ -184,7 +184,7 @@ public partial class Trainer : IDisposable
     /// <param name="model">The model (run the forward pass here).</param>
     /// <param name="batch">The micro-batch, on <see cref="Device"/>.</param>
     /// <param name="weights">[B, N] weights from <see cref="LossWeights"/>.</param>
-    /// <param name="normalizer">Σ of the shifted, non-ignored weights over every micro-batch of this optimizer step.</param>
+    /// <param name="normalizer">The divisor of the whole step: <see cref="WeightedCrossEntropy.Normalizer"/> under <c>Options.Loss.Normalization</c> (Σw or the number of weighted tokens), summed over every micro-batch of this optimizer step.</param>
     protected virtual Tensor ComputeLoss(ICausalLanguageModel model, Batch batch, Tensor weights, double normalizer) =>
         Options.Loss.Compute(model, batch, weights, normalizer);
 
@@ -207,23 +207,28 @@ public partial class Trainer : IDisposable
         }
         IReadOnlyList<long>? answers = Options.AnswerTokenIds.Count > 0 ? Options.AnswerTokenIds : null;
         using TokenStatistics tokens = Options.Loss.EvaluationStatistics(model, batch, answers);
-        return EvalReductions.FromTokenStatistics(batch, tokens, Options.AnswerTokenIds);
+        return EvalReductions.FromTokenStatistics(batch, tokens, Options.AnswerTokenIds, EvalWeights(batch));
     }
+
+    /// <summary>The training weights of an evaluation batch at the current step, for <see cref="MetricNames.WeightedLoss"/>.</summary>
+    private Tensor EvalWeights(Batch batch) => LossWeights(batch, CurrentRoleWeights(_state.Step));
 
     /// <summary>
     /// Reduces the logits of an evaluation batch to per-sequence [B] tensors on the device (see
     /// <see cref="EvalStatisticKeys"/>); the trainer concatenates them over the evaluation and hands them to
     /// <see cref="ComputeMetrics"/>. Add keys of your own for custom metrics: when a subclass overrides this hook,
     /// every evaluation batch goes through it, whatever the loss (the model's full logits are computed for it).
-    /// Default: <see cref="EvalReductions.FromLogits"/> with <c>Options.AnswerTokenIds</c>.
+    /// Default: <see cref="EvalReductions.FromLogits(Tensor, Batch, IReadOnlyList{long}, Tensor)"/> with <c>Options.AnswerTokenIds</c>
+    /// and the current step's loss weights.
     /// </summary>
     protected virtual Dictionary<string, Tensor> PreprocessLogitsForMetrics(Tensor logits, Batch batch) =>
-        EvalReductions.FromLogits(logits, batch, Options.AnswerTokenIds);
+        EvalReductions.FromLogits(logits, batch, Options.AnswerTokenIds, EvalWeights(batch));
 
     /// <summary>
     /// The metrics of a whole evaluation from the per-sequence statistics (on the CPU). Runs once per evaluation.
-    /// Default: <see cref="EvalMetrics.Compute"/> (prompt_loss, completion_loss, full_loss,
-    /// completion_token_accuracy, accuracy). The returned names become history columns.
+    /// Default: <see cref="EvalMetrics.Compute"/> (prompt_loss, completion_loss, full_loss, completion_token_accuracy,
+    /// accuracy, and the training objective under either normalisation, weighted_loss and weighted_loss_nonzero).
+    /// The returned names become history columns.
     /// </summary>
     protected virtual IReadOnlyDictionary<string, double> ComputeMetrics(EvalOutputs outputs) => EvalMetrics.Compute(outputs);
 

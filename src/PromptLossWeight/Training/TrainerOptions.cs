@@ -17,6 +17,14 @@ public sealed record TrainerOptions
     /// <summary>Constant prompt loss weight (weight of prompt tokens; completion tokens weigh 1). Default 1 (plain full-sequence loss).</summary>
     public double PromptLossWeight { get; init; } = 1.0;
 
+    /// <summary>
+    /// λc, the weight of completion (assistant) tokens beside the PLW λp = <see cref="PromptLossWeight"/> (or its
+    /// schedule). Default 1. Under <see cref="LossNormalization.WeightSum"/> only the ratio λp/λc matters; under
+    /// <see cref="LossNormalization.NonZeroTokens"/> (Weighted Instruction Tuning) both do. Not used with
+    /// <see cref="RoleWeights"/>, which give the assistant weight themselves.
+    /// </summary>
+    public double CompletionWeight { get; init; } = 1.0;
+
     /// <summary>A PLW schedule; when set it replaces <see cref="PromptLossWeight"/>.</summary>
     public IPromptLossWeightSchedule? PromptLossWeightSchedule { get; init; }
 
@@ -159,6 +167,10 @@ public sealed record TrainerOptions
             throw Invalid(nameof(OutputDirectory), "is required (checkpoints and metric history are written there)");
         if (!Masking.RoleWeights.IsValid(PromptLossWeight))
             throw Invalid(nameof(PromptLossWeight), $"must be {Masking.RoleWeights.Requirement}, got {PromptLossWeight}");
+        if (!Masking.RoleWeights.IsValid(CompletionWeight))
+            throw Invalid(nameof(CompletionWeight), $"must be {Masking.RoleWeights.Requirement}, got {CompletionWeight}");
+        if (RoleWeights is not null && CompletionWeight != 1.0)
+            throw Invalid(nameof(CompletionWeight), "cannot be set with RoleWeights: the role weights give the assistant weight");
         if (RoleWeights is not null && PromptLossWeightSchedule is not null)
             throw Invalid(nameof(RoleWeights), "and PromptLossWeightSchedule cannot both be set: role weights replace the PLW");
         if (RoleWeights is not null)

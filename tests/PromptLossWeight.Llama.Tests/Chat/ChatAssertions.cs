@@ -32,4 +32,12 @@ internal static class ChatAssertions
     /// <summary>The spans as (text, role) pairs.</summary>
     public static (string Text, TokenRole Role)[] Layout(this RenderedChat rendered) =>
         rendered.Spans.Select(s => (s.Text, s.Role)).ToArray();
+
+    /// <summary>The decoded text of the tokens whose role and data weight satisfy <paramref name="keep"/>.</summary>
+    public static string TextWhere(this RenderedChat rendered, ChatTokenizer tokenizer, Func<TokenRole, float, bool> keep) =>
+        tokenizer.Decode(rendered.Ids.Where((_, i) => keep(rendered.Roles[i], rendered.Weights[i])), atStart: false);
+
+    /// <summary>The spans as (text, role, weight) triples.</summary>
+    public static (string Text, TokenRole Role, double Weight)[] WeightedLayout(this RenderedChat rendered) =>
+        rendered.Spans.Select(s => (s.Text, s.Role, s.Weight)).ToArray();
 }

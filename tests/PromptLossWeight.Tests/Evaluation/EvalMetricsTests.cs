@@ -77,6 +77,29 @@ public class EvalMetricsTests
     }
 
     [Fact]
+    public void The_weighted_objective_on_a_hand_built_batch_equals_the_hand_computed_values_under_both_normalisations()
+    {
+        using var dir = new TempDir();
+        var model = new FixedLogitsModel(Rows.SelectMany(r => r).ToArray(), [2, 4, 4]);
+        // Row 1 weighs 2 from the data, and its last token 0; λp = 0.5, λc = 3.
+        var weighted = new List<MaskedExample> { Examples[0] with { DataWeights = [2, 2, 2, 0] }, Examples[1] };
+        var options = TrainerTestData.Options(dir.Path) with { EvalBatchSize = 2, PromptLossWeight = 0.5, CompletionWeight = 3 };
+        var trainer = new Trainer(model, options, weighted, weighted);
+
+        IReadOnlyDictionary<string, double> metrics = trainer.Evaluate();
+
+        // predicted tokens and their weights: row 1 pos 1 (prompt, 0.5·2), pos 2 (completion, 3·2), pos 3 (completion, 3·0);
+        // row 2 pos 1 and 2 (completion, 3 each)
+        double sum = 1 * CrossEntropy(Rows[0], 1) + 6 * CrossEntropy(Rows[1], 2) + 0 * CrossEntropy(Rows[2], 3)
+            + 3 * CrossEntropy(Rows[4], 3) + 3 * CrossEntropy(Rows[5], 2);
+        metrics[MetricNames.WeightedLoss].Should().BeApproximately(sum / (1 + 6 + 3 + 3), 1e-6);
+        metrics[MetricNames.WeightedLossNonZero].Should().BeApproximately(sum / 4, 1e-6);
+        metrics[MetricNames.CompletionLoss].Should().BeApproximately(
+            (CrossEntropy(Rows[1], 2) + CrossEntropy(Rows[2], 3) + CrossEntropy(Rows[4], 3) + CrossEntropy(Rows[5], 2)) / 4, 1e-6,
+            "the unweighted metrics do not change with the weights");
+    }
+
+    [Fact]
     public void Per_sequence_statistics_are_reduced_on_the_device_to_one_value_per_row()
     {
         using var batch = Collator.Pad(Examples);
@@ -101,7 +124,8 @@ public class EvalMetricsTests
         var trainer = new Trainer(model, TrainerTestData.Options(dir.Path) with { EvalBatchSize = 2 }, Examples, Examples);
 
         trainer.Evaluate().Keys.Should().BeEquivalentTo(
-            [MetricNames.PromptLoss, MetricNames.CompletionLoss, MetricNames.FullLoss, MetricNames.CompletionTokenAccuracy]);
+            [MetricNames.PromptLoss, MetricNames.CompletionLoss, MetricNames.FullLoss, MetricNames.CompletionTokenAccuracy,
+             MetricNames.WeightedLoss, MetricNames.WeightedLossNonZero]);
     }
 
     [Fact]

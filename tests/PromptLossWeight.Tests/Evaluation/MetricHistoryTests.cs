@@ -19,7 +19,7 @@ public class MetricHistoryTests
 
         linesAfterEvaluation.Should().Equal(2, 3);
         string[] csv = File.ReadAllLines(Path.Combine(dir.Path, MetricHistory.CsvFileName));
-        csv[0].Should().Be("step,epoch,plw,learning_rate,train_loss,prompt_loss,completion_loss,full_loss,completion_token_accuracy,accuracy");
+        csv[0].Should().Be("step,epoch,plw,learning_rate,train_loss,prompt_loss,completion_loss,full_loss,completion_token_accuracy,accuracy,weighted_loss,weighted_loss_nonzero");
         csv[1].Split(',')[0].Should().Be("3");
         csv[2].Split(',')[0].Should().Be("6");
         var fromJson = MetricHistory.FromJsonLines(File.ReadAllText(Path.Combine(dir.Path, MetricHistory.JsonLinesFileName)));
@@ -36,8 +36,8 @@ public class MetricHistoryTests
         };
 
         MetricHistory.ToCsv(records).Should().Be(
-            "step,epoch,plw,learning_rate,train_loss,prompt_loss,completion_loss,full_loss,completion_token_accuracy,accuracy,custom\n" +
-            "1,0.5,0.1,0.001,,,1.25,,,,\n");
+            "step,epoch,plw,learning_rate,train_loss,prompt_loss,completion_loss,full_loss,completion_token_accuracy,accuracy,weighted_loss,weighted_loss_nonzero,custom\n" +
+            "1,0.5,0.1,0.001,,,1.25,,,,,,\n");
         string jsonl = MetricHistory.ToJsonLines(records);
         jsonl.Should().Contain("\"train_loss\":null");
         MetricHistory.FromJsonLines(jsonl).Should().Equal(records);

@@ -20,6 +20,22 @@ internal static class TrainerTestData
         return examples;
     }
 
+    /// <summary>
+    /// The examples with random data weights (0, 0.5, 1 or 2 per token; every example keeps a completion token above 0),
+    /// as weights in the data would give them.
+    /// </summary>
+    public static List<MaskedExample> WithDataWeights(IEnumerable<MaskedExample> examples, int seed)
+    {
+        var random = new Random(seed);
+        float[] choices = [0f, 0.5f, 1f, 2f];
+        return examples.Select(e =>
+        {
+            float[] weights = e.InputIds.Select(_ => choices[random.Next(choices.Length)]).ToArray();
+            weights[Array.LastIndexOf(e.Roles, TokenRole.Assistant)] = 1.5f;
+            return e with { DataWeights = weights };
+        }).ToList();
+    }
+
     public static TrainerOptions Options(string outputDirectory) => new()
     {
         OutputDirectory = outputDirectory,

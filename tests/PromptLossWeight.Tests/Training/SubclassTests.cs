@@ -60,7 +60,7 @@ public class SubclassTests
         foreach (var (loss, expected) in trainer.Losses) loss.Should().BeApproximately(expected, 1e-5, "the trainer optimises exactly the subclass's loss");
         result.History.Should().HaveCount(2);
         result.History.Should().OnlyContain(r => Math.Abs(r.Get("completion_perplexity") - Math.Exp(r.Get(MetricNames.CompletionLoss))) < 1e-9);
-        File.ReadAllLines(Path.Combine(dir.Path, MetricHistory.CsvFileName))[0].Should().EndWith(",accuracy,completion_perplexity");
+        File.ReadAllLines(Path.Combine(dir.Path, MetricHistory.CsvFileName))[0].Should().EndWith(",accuracy,weighted_loss,weighted_loss_nonzero,completion_perplexity");
         result.BestMetric.Should().Be(result.History.Min(r => r.Get("completion_perplexity")));
         model.Snapshot()["head.weight"].Should().NotEqual(before["head.weight"]);
     }
