@@ -48,6 +48,7 @@ public static class Program
         var threads = new Option<int?>("--threads") { Description = "CPU threads for TorchSharp (default: 1 for the small model, whose runs go in parallel; TorchSharp's choice with --model)." };
         var hidden = new Option<int>("--hidden-size") { Description = "Width of the model trained from scratch.", DefaultValueFactory = _ => defaults.SmallModel.HiddenSize };
         var layers = new Option<int>("--layers") { Description = "Layers of the model trained from scratch.", DefaultValueFactory = _ => defaults.SmallModel.Layers };
+        var ropeTheta = new Option<double>("--rope-theta") { Description = "RoPE base (rope_theta) of the model trained from scratch.", DefaultValueFactory = _ => defaults.SmallModel.RopeTheta };
         var heads = new Option<int>("--heads") { Description = "Attention heads of the model trained from scratch.", DefaultValueFactory = _ => defaults.SmallModel.Heads };
         var trainExamples = new Option<int>("--synthetic-examples") { Description = "Training examples of the synthetic set.", DefaultValueFactory = _ => defaults.Synthetic.TrainExamples };
         var facts = new Option<int>("--synthetic-facts") { Description = "Facts per synthetic article.", DefaultValueFactory = _ => defaults.Synthetic.FactsPerArticle };
@@ -62,9 +63,11 @@ public static class Program
         var pretrainLr = new Option<double>("--pretrain-lr") { Description = "Peak learning rate of the pretraining.", DefaultValueFactory = _ => defaults.Pretraining.LearningRate };
         var pretrainBatch = new Option<int>("--pretrain-batch-size") { Description = "Documents per pretraining step.", DefaultValueFactory = _ => defaults.Pretraining.BatchSize };
         var pretrainQuestions = new Option<int>("--pretrain-questions") { Description = "Free-form questions after each pretraining article.", DefaultValueFactory = _ => defaults.Pretraining.Corpus.QuestionsPerArticle };
+        var pretrainDistinct = new Option<bool>("--pretrain-distinct-questions") { Description = "Questions of a pretraining article never repeat (true/false).", DefaultValueFactory = _ => defaults.Pretraining.Corpus.DistinctQuestions };
         var pretrainFacts = new Option<int>("--pretrain-min-facts") { Description = "Fewest facts per pretraining article (articles have this many up to --synthetic-facts).", DefaultValueFactory = _ => defaults.Pretraining.Corpus.MinFactsPerArticle };
         var pretrainTowns = new Option<int>("--pretrain-towns") { Description = "Towns of the pretraining world.", DefaultValueFactory = _ => defaults.Pretraining.Corpus.TownCount };
         var pretrainEvals = new Option<int>("--pretrain-evaluations") { Description = "Evaluations of free-form retrieval during the pretraining.", DefaultValueFactory = _ => defaults.Pretraining.Evaluations };
+        var fromScratch = new Option<bool>("--pretrain-from-scratch") { Description = "Pretrain the small model now even when the sample ships a pretrained model with the same settings (assets/pretrained)." };
         var pretrainThreads = new Option<int?>("--pretrain-threads") { Description = "CPU threads for the pretraining (default: every core)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Remove an earlier sweep in the output folder (runs, pretraining cache, report) and start fresh." };
         var resume = new Option<bool>("--resume") { Description = "Resume an earlier sweep in the output folder (the default): reuse the cached pretraining, continue each run from its latest checkpoint." };
@@ -75,8 +78,8 @@ public static class Program
         var root = new RootCommand("RACE prompt-loss-weight sweep: trains one run per PLW and reports completion loss, full loss and accuracy.")
         {
             model, data, download, cacheDir, validation, validationFraction, config, plw, epochs, maxSteps, batchSize, lr, evalSteps, loraRank, device, output,
-            maxExamples, maxEval, maxLength, skipBad, template, seed, threads, hidden, layers, heads, trainExamples, facts, fillers, distractors, schedule, townCount, shuffle, parallel, pack, verbose,
-            pretrainSteps, pretrainLr, pretrainBatch, pretrainQuestions, pretrainFacts, pretrainTowns, pretrainEvals, pretrainThreads, overwrite, resume, preset,
+            maxExamples, maxEval, maxLength, skipBad, template, seed, threads, hidden, layers, heads, ropeTheta, trainExamples, facts, fillers, distractors, schedule, townCount, shuffle, parallel, pack, verbose,
+            pretrainSteps, pretrainLr, pretrainBatch, pretrainQuestions, pretrainDistinct, pretrainFacts, pretrainTowns, pretrainEvals, pretrainThreads, fromScratch, overwrite, resume, preset,
         };
         root.SetAction(result => CommandLineFailure.Run(() =>
             {
@@ -119,6 +122,7 @@ public static class Program
                     Threads = result.GetValue(threads) ?? (small ? basis.Threads : null),
                     Parallelism = result.GetValue(parallel) ?? (small ? basis.Parallelism : 1),
                     PretrainThreads = result.GetValue(pretrainThreads) ?? basis.PretrainThreads,
+                    PretrainFromScratch = result.GetValue(fromScratch) || basis.PretrainFromScratch,
                     ExistingOutput = result.GetValue(overwrite) ? ExistingOutputPolicy.Overwrite : ExistingOutputPolicy.Resume,
                     Pretraining = basis.Pretraining with
                     {
@@ -127,6 +131,7 @@ public static class Program
                         Corpus = basis.Pretraining.Corpus with
                         {
                             QuestionsPerArticle = Pick(pretrainQuestions, basis.Pretraining.Corpus.QuestionsPerArticle),
+                            DistinctQuestions = Pick(pretrainDistinct, basis.Pretraining.Corpus.DistinctQuestions),
                             FactsPerArticle = Pick(facts, basis.Pretraining.Corpus.FactsPerArticle),
                             MinFactsPerArticle = Pick(pretrainFacts, basis.Pretraining.Corpus.MinFactsPerArticle),
                             TownCount = Pick(pretrainTowns, basis.Pretraining.Corpus.TownCount),
@@ -135,7 +140,7 @@ public static class Program
                     SmallModel = basis.SmallModel with
                     {
                         HiddenSize = Pick(hidden, basis.SmallModel.HiddenSize), Layers = Pick(layers, basis.SmallModel.Layers),
-                        Heads = Pick(heads, basis.SmallModel.Heads),
+                        Heads = Pick(heads, basis.SmallModel.Heads), RopeTheta = Pick(ropeTheta, basis.SmallModel.RopeTheta),
                         IntermediateSize = result.GetResult(hidden) is { Implicit: false } ? 2 * result.GetValue(hidden) : basis.SmallModel.IntermediateSize,
                     },
                     Synthetic = basis.Synthetic with
@@ -148,7 +153,7 @@ public static class Program
                 };
                 if (basis == RacePresets.Paper && (options.ModelDirectory is null || options.DataPath is null))
                     throw new ArgumentException("--preset paper needs --data (the RACE Parquet folder) and --model (a Llama-2-7B checkpoint folder).");
-                return Run(options.Validate(), result.GetValue(verbose));
+                return Sweep(options.Validate(), result.GetValue(verbose));
             }, result.GetValue(verbose), Console.Error));
         return CommandLineFailure.ParseAndInvoke(root, args, Console.Error);
     }
@@ -212,6 +217,9 @@ public static class Program
         return weights;
     }
 
+    /// <summary>What the command line does with the options it parsed (tests replace it to see the options).</summary>
+    internal static Func<RaceExperimentOptions, bool, int> Sweep { get; set; } = Run;
+
     private static int Run(RaceExperimentOptions options, bool verbose)
     {
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning));
@@ -227,6 +235,8 @@ public static class Program
         foreach (string header in SweepSummary.Headers) table.AddColumn(Markup.Escape(header));
         foreach (RunSummary s in result.Summaries) table.AddRow(SweepSummary.Cells(s, compact: true).Select(Markup.Escape).ToArray());
         AnsiConsole.Write(table);
+        foreach (string line in RaceReport.Questions(result.Summaries).Split('\n').Where(l => l.StartsWith('(')))
+            AnsiConsole.MarkupLine(Markup.Escape(line));
         AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
             $"Rg of the data (answer letter / prompt, tokens): arithmetic mean {result.DatasetGenerationRatio.ArithmeticMean:G3}, geometric mean {result.DatasetGenerationRatio.GeometricMean:G3}")));
         AnsiConsole.MarkupLine(Markup.Escape($"wrote {result.ReportPath}, {result.CsvPath} and {result.PlotPaths.Count} plots in {Path.GetDirectoryName(result.PlotPaths[0])}"));

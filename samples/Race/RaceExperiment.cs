@@ -138,7 +138,7 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
         options = options with
         {
             PromptLossWeights = [], OutputDirectory = "", ExistingOutput = ExistingOutputPolicy.Resume, Parallelism = null, Threads = null,
-            PretrainThreads = null, Device = "",
+            PretrainThreads = null, Device = "", PretrainFromScratch = false,
         },
     };
 
@@ -167,21 +167,38 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
                 "pass --overwrite to start the sweep fresh, or choose another --output.");
     }
 
+    /// <summary>
+    /// What the pretrained small model depends on (its cache key is made from this): the architecture, the
+    /// pretraining options, the seed and the vocabulary file's SHA-256.
+    /// </summary>
+    public static object PretrainingSettings(RaceExperimentOptions options, LlamaConfig config, string vocabularyPath)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new
+        {
+            format = "race-pretraining/1",
+            model = config,
+            pretraining = options.Pretraining,
+            seed = options.Seed,
+            vocabulary = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(vocabularyPath))),
+        };
+    }
+
     private PretrainedModel Pretrain(ModelSetup setup, Device device, IRaceProgress progress)
     {
         PretrainingOptions p = options.Pretraining;
-        var settings = new
-        {
-            format = "race-pretraining/1",
-            model = setup.SmallConfig,
-            pretraining = p,
-            seed = options.Seed,
-            vocabulary = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(setup.VocabularyPath!))),
-        };
+        object settings = PretrainingSettings(options, setup.SmallConfig!, setup.VocabularyPath!);
         if (PretrainedModelCache.TryGet(options.OutputDirectory, settings) is { } cached)
         {
             progress.Message($"pretraining: reused {cached.Directory} ({DescribeRetrieval(cached.History)})");
             return cached;
+        }
+        if (!options.PretrainFromScratch && ShippedPretraining.Find(settings) is { } shipped)
+        {
+            PretrainedModel installed = ShippedPretraining.Install(shipped, options.OutputDirectory, settings);
+            progress.Message($"pretraining: the shipped model {Path.GetFileName(shipped)} (SHA-256 checked; made by {Path.Combine("assets", PretrainedModelCache.FolderName, Path.GetFileName(shipped), ShippedPretraining.CommandFileName)}; " +
+                $"{DescribeRetrieval(installed.History)}), copied to {installed.Directory}; --pretrain-from-scratch pretrains it again");
+            return installed;
         }
         set_num_threads(options.PretrainThreads ?? Environment.ProcessorCount);
         var (corpus, corpusValidation) = Synthetic.SyntheticReadingCorpus.Generate(p.Corpus, setup.Tokenizer);

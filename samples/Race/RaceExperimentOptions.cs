@@ -99,6 +99,12 @@ public sealed record RaceExperimentOptions
     /// <summary>Pretraining of the small model (no <see cref="ModelDirectory"/>) before the sweep; cached in the output folder.</summary>
     public PretrainingOptions Pretraining { get; init; } = new();
 
+    /// <summary>
+    /// True: pretrain the small model now even when the sample ships a pretrained model with the same settings
+    /// (<see cref="ShippedPretraining"/>); the result has the same settings key.
+    /// </summary>
+    public bool PretrainFromScratch { get; init; }
+
     /// <summary>The synthetic data used when <see cref="DataPath"/> is null.</summary>
     public SyntheticRaceOptions Synthetic { get; init; } = new();
 
@@ -173,11 +179,15 @@ public sealed record SmallModelOptions
     /// <summary>SwiGLU hidden size.</summary>
     public int IntermediateSize { get; init; } = 256;
 
+    /// <summary>RoPE base (rope_theta).</summary>
+    public double RopeTheta { get; init; } = 10000;
+
     /// <summary>Throws when a value is out of range.</summary>
     public SmallModelOptions Validate()
     {
         if (HiddenSize < 8 || Heads < 1 || HiddenSize % Heads != 0 || (HiddenSize / Heads) % 2 != 0)
             throw new ArgumentException($"The small model needs a hidden size divisible by the heads into even head sizes; got {HiddenSize}/{Heads}.");
+        if (!(RopeTheta > 1) || !double.IsFinite(RopeTheta)) throw new ArgumentException($"--rope-theta must be a number above 1; got {RopeTheta}.");
         if (Layers < 1 || IntermediateSize < 1) throw new ArgumentException("The small model needs at least one layer and a positive intermediate size.");
         return this;
     }
