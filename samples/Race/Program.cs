@@ -64,10 +64,11 @@ public static class Program
         var pretrainBatch = new Option<int>("--pretrain-batch-size") { Description = "Documents per pretraining step.", DefaultValueFactory = _ => defaults.Pretraining.BatchSize };
         var pretrainQuestions = new Option<int>("--pretrain-questions") { Description = "Free-form questions after each pretraining article.", DefaultValueFactory = _ => defaults.Pretraining.Corpus.QuestionsPerArticle };
         var pretrainDistinct = new Option<bool>("--pretrain-distinct-questions") { Description = "Questions of a pretraining article never repeat (true/false).", DefaultValueFactory = _ => defaults.Pretraining.Corpus.DistinctQuestions };
+        var pretrainReverse = new Option<bool>("--pretrain-reverse-questions") { Description = "Pretraining articles also ask from the word back to the person (\"Who lives in TOWN ?\") (true/false).", DefaultValueFactory = _ => defaults.Pretraining.Corpus.ReverseQuestions };
+        var pretrainDocuments = new Option<int>("--pretrain-documents") { Description = "Training documents of the reading corpus.", DefaultValueFactory = _ => defaults.Pretraining.Corpus.Documents };
         var pretrainFacts = new Option<int>("--pretrain-min-facts") { Description = "Fewest facts per pretraining article (articles have this many up to --synthetic-facts).", DefaultValueFactory = _ => defaults.Pretraining.Corpus.MinFactsPerArticle };
         var pretrainTowns = new Option<int>("--pretrain-towns") { Description = "Towns of the pretraining world.", DefaultValueFactory = _ => defaults.Pretraining.Corpus.TownCount };
         var pretrainEvals = new Option<int>("--pretrain-evaluations") { Description = "Evaluations of free-form retrieval during the pretraining.", DefaultValueFactory = _ => defaults.Pretraining.Evaluations };
-        var fromScratch = new Option<bool>("--pretrain-from-scratch") { Description = "Pretrain the small model now even when the sample ships a pretrained model with the same settings (assets/pretrained)." };
         var pretrainThreads = new Option<int?>("--pretrain-threads") { Description = "CPU threads for the pretraining (default: every core)." };
         var overwrite = new Option<bool>("--overwrite") { Description = "Remove an earlier sweep in the output folder (runs, pretraining cache, report) and start fresh." };
         var resume = new Option<bool>("--resume") { Description = "Resume an earlier sweep in the output folder (the default): reuse the cached pretraining, continue each run from its latest checkpoint." };
@@ -79,7 +80,7 @@ public static class Program
         {
             model, data, download, cacheDir, validation, validationFraction, config, plw, epochs, maxSteps, batchSize, lr, evalSteps, loraRank, device, output,
             maxExamples, maxEval, maxLength, skipBad, template, seed, threads, hidden, layers, heads, ropeTheta, trainExamples, facts, fillers, distractors, schedule, townCount, shuffle, parallel, pack, verbose,
-            pretrainSteps, pretrainLr, pretrainBatch, pretrainQuestions, pretrainDistinct, pretrainFacts, pretrainTowns, pretrainEvals, pretrainThreads, fromScratch, overwrite, resume, preset,
+            pretrainSteps, pretrainLr, pretrainBatch, pretrainQuestions, pretrainDistinct, pretrainReverse, pretrainDocuments, pretrainFacts, pretrainTowns, pretrainEvals, pretrainThreads, overwrite, resume, preset,
         };
         root.SetAction(result => CommandLineFailure.Run(() =>
             {
@@ -122,7 +123,6 @@ public static class Program
                     Threads = result.GetValue(threads) ?? (small ? basis.Threads : null),
                     Parallelism = result.GetValue(parallel) ?? (small ? basis.Parallelism : 1),
                     PretrainThreads = result.GetValue(pretrainThreads) ?? basis.PretrainThreads,
-                    PretrainFromScratch = result.GetValue(fromScratch) || basis.PretrainFromScratch,
                     ExistingOutput = result.GetValue(overwrite) ? ExistingOutputPolicy.Overwrite : ExistingOutputPolicy.Resume,
                     Pretraining = basis.Pretraining with
                     {
@@ -132,6 +132,8 @@ public static class Program
                         {
                             QuestionsPerArticle = Pick(pretrainQuestions, basis.Pretraining.Corpus.QuestionsPerArticle),
                             DistinctQuestions = Pick(pretrainDistinct, basis.Pretraining.Corpus.DistinctQuestions),
+                            ReverseQuestions = Pick(pretrainReverse, basis.Pretraining.Corpus.ReverseQuestions),
+                            Documents = Pick(pretrainDocuments, basis.Pretraining.Corpus.Documents),
                             FactsPerArticle = Pick(facts, basis.Pretraining.Corpus.FactsPerArticle),
                             MinFactsPerArticle = Pick(pretrainFacts, basis.Pretraining.Corpus.MinFactsPerArticle),
                             TownCount = Pick(pretrainTowns, basis.Pretraining.Corpus.TownCount),
@@ -153,7 +155,7 @@ public static class Program
                 };
                 if (basis == RacePresets.Paper && (options.ModelDirectory is null || options.DataPath is null))
                     throw new ArgumentException("--preset paper needs --data (the RACE Parquet folder) and --model (a Llama-2-7B checkpoint folder).");
-                return Sweep(options.Validate(), result.GetValue(verbose));
+                return Run(options.Validate(), result.GetValue(verbose));
             }, result.GetValue(verbose), Console.Error));
         return CommandLineFailure.ParseAndInvoke(root, args, Console.Error);
     }
@@ -216,9 +218,6 @@ public static class Program
         }
         return weights;
     }
-
-    /// <summary>What the command line does with the options it parsed (tests replace it to see the options).</summary>
-    internal static Func<RaceExperimentOptions, bool, int> Sweep { get; set; } = Run;
 
     private static int Run(RaceExperimentOptions options, bool verbose)
     {

@@ -138,7 +138,7 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
         options = options with
         {
             PromptLossWeights = [], OutputDirectory = "", ExistingOutput = ExistingOutputPolicy.Resume, Parallelism = null, Threads = null,
-            PretrainThreads = null, Device = "", PretrainFromScratch = false,
+            PretrainThreads = null, Device = "",
         },
     };
 
@@ -171,7 +171,7 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
     /// What the pretrained small model depends on (its cache key is made from this): the architecture, the
     /// pretraining options, the seed and the vocabulary file's SHA-256.
     /// </summary>
-    public static object PretrainingSettings(RaceExperimentOptions options, LlamaConfig config, string vocabularyPath)
+    private static object PretrainingSettings(RaceExperimentOptions options, LlamaConfig config, string vocabularyPath)
     {
         ArgumentNullException.ThrowIfNull(options);
         return new
@@ -193,13 +193,6 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
             progress.Message($"pretraining: reused {cached.Directory} ({DescribeRetrieval(cached.History)})");
             return cached;
         }
-        if (!options.PretrainFromScratch && ShippedPretraining.Find(settings) is { } shipped)
-        {
-            PretrainedModel installed = ShippedPretraining.Install(shipped, options.OutputDirectory, settings);
-            progress.Message($"pretraining: the shipped model {Path.GetFileName(shipped)} (SHA-256 checked; made by {Path.Combine("assets", PretrainedModelCache.FolderName, Path.GetFileName(shipped), ShippedPretraining.CommandFileName)}; " +
-                $"{DescribeRetrieval(installed.History)}), copied to {installed.Directory}; --pretrain-from-scratch pretrains it again");
-            return installed;
-        }
         set_num_threads(options.PretrainThreads ?? Environment.ProcessorCount);
         var (corpus, corpusValidation) = Synthetic.SyntheticReadingCorpus.Generate(p.Corpus, setup.Tokenizer);
         int evalEvery = (int)Math.Max(1, p.Steps / p.Evaluations);
@@ -210,7 +203,7 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
             Loss = setup.Loss,
             LearningRate = p.LearningRate,
             LearningRateSchedule = LearningRateScheduleKind.Cosine,
-            WarmupSteps = Math.Min(100, p.Steps / 10),
+            WarmupSteps = Math.Min(200, p.Steps / 10),
             MaxSteps = p.Steps,
             BatchSize = p.BatchSize,
             EvalBatchSize = 128,

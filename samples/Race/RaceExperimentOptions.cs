@@ -99,12 +99,6 @@ public sealed record RaceExperimentOptions
     /// <summary>Pretraining of the small model (no <see cref="ModelDirectory"/>) before the sweep; cached in the output folder.</summary>
     public PretrainingOptions Pretraining { get; init; } = new();
 
-    /// <summary>
-    /// True: pretrain the small model now even when the sample ships a pretrained model with the same settings
-    /// (<see cref="ShippedPretraining"/>); the result has the same settings key.
-    /// </summary>
-    public bool PretrainFromScratch { get; init; }
-
     /// <summary>The synthetic data used when <see cref="DataPath"/> is null.</summary>
     public SyntheticRaceOptions Synthetic { get; init; } = new();
 

@@ -57,6 +57,14 @@ public sealed class ReportAndPresetTests
     }
 
     [Fact]
+    public void A_best_accuracy_shared_by_several_plws_names_them_all()
+    {
+        var runs = new[] { Run(1, (100, 0.5, 1.0, 1.0)), Run(0, (100, 0.1, 9.0, 1.0)) };
+
+        RaceReport.Questions(runs).Should().Contain("(c) The best accuracy, 1.000, is reached by PLW 1, 0; the lowest completion loss is PLW 0's 0.1000.");
+    }
+
+    [Fact]
     public void The_reading_says_so_when_no_plw_reached_reading_accuracy()
     {
         var runs = new[] { Run(1, (100, 1.0, 2.0, 0.5)), Run(0, (100, 0.9, 2.0, 0.52)) };
@@ -81,7 +89,7 @@ public sealed class ReportAndPresetTests
         RacePresets.For("auto", () => true).Should().Be(RacePresets.Gpu);
         RacePresets.Gpu.PromptLossWeights.Should().Equal(1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0);
         RacePresets.Gpu.SmallModel.HiddenSize.Should().BeGreaterThan(RacePresets.Cpu.SmallModel.HiddenSize);
-        RacePresets.Gpu.Pretraining.Steps.Should().BeGreaterThan(RacePresets.Cpu.Pretraining.Steps);
+        RacePresets.Gpu.BatchSize.Should().BeGreaterThan(RacePresets.Cpu.BatchSize);
         RacePresets.Gpu.MaxSteps.Should().BeGreaterThan(RacePresets.Cpu.MaxSteps!.Value);
     }
 
