@@ -98,24 +98,34 @@ public sealed class ModelSetup
         string vocabulary = WordLevelTokenizer.DefaultVocabularyPath;
         if (options.DataPath is not null)
         {
-            // Real data needs its own words: build a word-level vocabulary from the training texts.
+            // Real data needs its own words: a word-level vocabulary from the training texts, after the shipped words
+            // (the answer letters, the instruction and the pretraining corpus's names, towns and things).
             Directory.CreateDirectory(options.OutputDirectory);
             vocabulary = Path.Combine(options.OutputDirectory, "vocab.txt");
-            WordLevelTokenizer.BuildVocabulary(data.Train.Select(Data.RacePrompt.Prompt), vocabulary);
+            WordLevelTokenizer.BuildVocabulary(data.Train.Select(Data.RacePrompt.Prompt), vocabulary, WordLevelTokenizer.DefaultWords());
         }
         ChatTokenizer tokenizer = WordLevelTokenizer.Load(vocabulary);
+        LlamaConfig config = SmallModelConfig(options, tokenizer);
         var m = options.SmallModel;
-        var config = new LlamaConfig
-        {
-            HiddenSize = m.HiddenSize, IntermediateSize = m.IntermediateSize, NumHiddenLayers = m.Layers,
-            NumAttentionHeads = m.Heads, NumKeyValueHeads = m.Heads, VocabSize = tokenizer.VocabSize,
-            MaxPositionEmbeddings = Math.Max(options.MaxLength ?? 2048, 64), TieWordEmbeddings = true, RmsNormEps = 1e-5,
-            EosTokenIds = [tokenizer.EosId!.Value],
-        }.Validate();
         string description = $"Llama from scratch: {m.Layers} layers, d={m.HiddenSize}, {m.Heads} heads, SwiGLU {m.IntermediateSize}, " +
             $"word-level vocabulary of {tokenizer.VocabSize} ({vocabulary})";
         return new ModelSetup(WordLevelTokenizer.Template(tokenizer), tokenizer.SpecialTokenId(WordLevelTokenizer.Pad), new LogitsWeightedLoss(), description,
             () => new LlamaForCausalLM(config, device).InitializeWeights(options.Seed), config, vocabulary);
+    }
+
+    /// <summary>The architecture of the small model trained from scratch for <paramref name="options"/> over <paramref name="tokenizer"/>.</summary>
+    public static LlamaConfig SmallModelConfig(RaceExperimentOptions options, ChatTokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        var m = options.SmallModel;
+        return new LlamaConfig
+        {
+            HiddenSize = m.HiddenSize, IntermediateSize = m.IntermediateSize, NumHiddenLayers = m.Layers,
+            NumAttentionHeads = m.Heads, NumKeyValueHeads = m.Heads, RopeTheta = m.RopeTheta, VocabSize = tokenizer.VocabSize,
+            MaxPositionEmbeddings = Math.Max(options.MaxLength ?? 2048, 64), TieWordEmbeddings = true, RmsNormEps = 1e-5,
+            EosTokenIds = [tokenizer.EosId!.Value],
+        }.Validate();
     }
 
     private static ModelSetup Checkpoint(RaceExperimentOptions options, Device device, ILogger logger)

@@ -48,6 +48,7 @@ public static class Program
         var threads = new Option<int?>("--threads") { Description = "CPU threads for TorchSharp (default: 1 for the small model, whose runs go in parallel; TorchSharp's choice with --model)." };
         var hidden = new Option<int>("--hidden-size") { Description = "Width of the model trained from scratch.", DefaultValueFactory = _ => defaults.SmallModel.HiddenSize };
         var layers = new Option<int>("--layers") { Description = "Layers of the model trained from scratch.", DefaultValueFactory = _ => defaults.SmallModel.Layers };
+        var ropeTheta = new Option<double>("--rope-theta") { Description = "RoPE base (rope_theta) of the model trained from scratch.", DefaultValueFactory = _ => defaults.SmallModel.RopeTheta };
         var heads = new Option<int>("--heads") { Description = "Attention heads of the model trained from scratch.", DefaultValueFactory = _ => defaults.SmallModel.Heads };
         var trainExamples = new Option<int>("--synthetic-examples") { Description = "Training examples of the synthetic set.", DefaultValueFactory = _ => defaults.Synthetic.TrainExamples };
         var facts = new Option<int>("--synthetic-facts") { Description = "Facts per synthetic article.", DefaultValueFactory = _ => defaults.Synthetic.FactsPerArticle };
@@ -62,6 +63,9 @@ public static class Program
         var pretrainLr = new Option<double>("--pretrain-lr") { Description = "Peak learning rate of the pretraining.", DefaultValueFactory = _ => defaults.Pretraining.LearningRate };
         var pretrainBatch = new Option<int>("--pretrain-batch-size") { Description = "Documents per pretraining step.", DefaultValueFactory = _ => defaults.Pretraining.BatchSize };
         var pretrainQuestions = new Option<int>("--pretrain-questions") { Description = "Free-form questions after each pretraining article.", DefaultValueFactory = _ => defaults.Pretraining.Corpus.QuestionsPerArticle };
+        var pretrainDistinct = new Option<bool>("--pretrain-distinct-questions") { Description = "Questions of a pretraining article never repeat (true/false).", DefaultValueFactory = _ => defaults.Pretraining.Corpus.DistinctQuestions };
+        var pretrainReverse = new Option<bool>("--pretrain-reverse-questions") { Description = "Pretraining articles also ask from the word back to the person (\"Who lives in TOWN ?\") (true/false).", DefaultValueFactory = _ => defaults.Pretraining.Corpus.ReverseQuestions };
+        var pretrainDocuments = new Option<int>("--pretrain-documents") { Description = "Training documents of the reading corpus.", DefaultValueFactory = _ => defaults.Pretraining.Corpus.Documents };
         var pretrainFacts = new Option<int>("--pretrain-min-facts") { Description = "Fewest facts per pretraining article (articles have this many up to --synthetic-facts).", DefaultValueFactory = _ => defaults.Pretraining.Corpus.MinFactsPerArticle };
         var pretrainTowns = new Option<int>("--pretrain-towns") { Description = "Towns of the pretraining world.", DefaultValueFactory = _ => defaults.Pretraining.Corpus.TownCount };
         var pretrainEvals = new Option<int>("--pretrain-evaluations") { Description = "Evaluations of free-form retrieval during the pretraining.", DefaultValueFactory = _ => defaults.Pretraining.Evaluations };
@@ -75,8 +79,8 @@ public static class Program
         var root = new RootCommand("RACE prompt-loss-weight sweep: trains one run per PLW and reports completion loss, full loss and accuracy.")
         {
             model, data, download, cacheDir, validation, validationFraction, config, plw, epochs, maxSteps, batchSize, lr, evalSteps, loraRank, device, output,
-            maxExamples, maxEval, maxLength, skipBad, template, seed, threads, hidden, layers, heads, trainExamples, facts, fillers, distractors, schedule, townCount, shuffle, parallel, pack, verbose,
-            pretrainSteps, pretrainLr, pretrainBatch, pretrainQuestions, pretrainFacts, pretrainTowns, pretrainEvals, pretrainThreads, overwrite, resume, preset,
+            maxExamples, maxEval, maxLength, skipBad, template, seed, threads, hidden, layers, heads, ropeTheta, trainExamples, facts, fillers, distractors, schedule, townCount, shuffle, parallel, pack, verbose,
+            pretrainSteps, pretrainLr, pretrainBatch, pretrainQuestions, pretrainDistinct, pretrainReverse, pretrainDocuments, pretrainFacts, pretrainTowns, pretrainEvals, pretrainThreads, overwrite, resume, preset,
         };
         root.SetAction(result => CommandLineFailure.Run(() =>
             {
@@ -127,6 +131,9 @@ public static class Program
                         Corpus = basis.Pretraining.Corpus with
                         {
                             QuestionsPerArticle = Pick(pretrainQuestions, basis.Pretraining.Corpus.QuestionsPerArticle),
+                            DistinctQuestions = Pick(pretrainDistinct, basis.Pretraining.Corpus.DistinctQuestions),
+                            ReverseQuestions = Pick(pretrainReverse, basis.Pretraining.Corpus.ReverseQuestions),
+                            Documents = Pick(pretrainDocuments, basis.Pretraining.Corpus.Documents),
                             FactsPerArticle = Pick(facts, basis.Pretraining.Corpus.FactsPerArticle),
                             MinFactsPerArticle = Pick(pretrainFacts, basis.Pretraining.Corpus.MinFactsPerArticle),
                             TownCount = Pick(pretrainTowns, basis.Pretraining.Corpus.TownCount),
@@ -135,7 +142,7 @@ public static class Program
                     SmallModel = basis.SmallModel with
                     {
                         HiddenSize = Pick(hidden, basis.SmallModel.HiddenSize), Layers = Pick(layers, basis.SmallModel.Layers),
-                        Heads = Pick(heads, basis.SmallModel.Heads),
+                        Heads = Pick(heads, basis.SmallModel.Heads), RopeTheta = Pick(ropeTheta, basis.SmallModel.RopeTheta),
                         IntermediateSize = result.GetResult(hidden) is { Implicit: false } ? 2 * result.GetValue(hidden) : basis.SmallModel.IntermediateSize,
                     },
                     Synthetic = basis.Synthetic with
@@ -227,6 +234,8 @@ public static class Program
         foreach (string header in SweepSummary.Headers) table.AddColumn(Markup.Escape(header));
         foreach (RunSummary s in result.Summaries) table.AddRow(SweepSummary.Cells(s, compact: true).Select(Markup.Escape).ToArray());
         AnsiConsole.Write(table);
+        foreach (string line in RaceReport.Questions(result.Summaries).Split('\n').Where(l => l.StartsWith('(')))
+            AnsiConsole.MarkupLine(Markup.Escape(line));
         AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
             $"Rg of the data (answer letter / prompt, tokens): arithmetic mean {result.DatasetGenerationRatio.ArithmeticMean:G3}, geometric mean {result.DatasetGenerationRatio.GeometricMean:G3}")));
         AnsiConsole.MarkupLine(Markup.Escape($"wrote {result.ReportPath}, {result.CsvPath} and {result.PlotPaths.Count} plots in {Path.GetDirectoryName(result.PlotPaths[0])}"));

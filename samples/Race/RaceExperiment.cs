@@ -167,17 +167,27 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
                 "pass --overwrite to start the sweep fresh, or choose another --output.");
     }
 
+    /// <summary>
+    /// What the pretrained small model depends on (its cache key is made from this): the architecture, the
+    /// pretraining options, the seed and the vocabulary file's SHA-256.
+    /// </summary>
+    private static object PretrainingSettings(RaceExperimentOptions options, LlamaConfig config, string vocabularyPath)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new
+        {
+            format = "race-pretraining/1",
+            model = config,
+            pretraining = options.Pretraining,
+            seed = options.Seed,
+            vocabulary = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(vocabularyPath))),
+        };
+    }
+
     private PretrainedModel Pretrain(ModelSetup setup, Device device, IRaceProgress progress)
     {
         PretrainingOptions p = options.Pretraining;
-        var settings = new
-        {
-            format = "race-pretraining/1",
-            model = setup.SmallConfig,
-            pretraining = p,
-            seed = options.Seed,
-            vocabulary = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(setup.VocabularyPath!))),
-        };
+        object settings = PretrainingSettings(options, setup.SmallConfig!, setup.VocabularyPath!);
         if (PretrainedModelCache.TryGet(options.OutputDirectory, settings) is { } cached)
         {
             progress.Message($"pretraining: reused {cached.Directory} ({DescribeRetrieval(cached.History)})");
@@ -193,7 +203,7 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
             Loss = setup.Loss,
             LearningRate = p.LearningRate,
             LearningRateSchedule = LearningRateScheduleKind.Cosine,
-            WarmupSteps = Math.Min(100, p.Steps / 10),
+            WarmupSteps = Math.Min(200, p.Steps / 10),
             MaxSteps = p.Steps,
             BatchSize = p.BatchSize,
             EvalBatchSize = 128,

@@ -173,11 +173,15 @@ public sealed record SmallModelOptions
     /// <summary>SwiGLU hidden size.</summary>
     public int IntermediateSize { get; init; } = 256;
 
+    /// <summary>RoPE base (rope_theta).</summary>
+    public double RopeTheta { get; init; } = 10000;
+
     /// <summary>Throws when a value is out of range.</summary>
     public SmallModelOptions Validate()
     {
         if (HiddenSize < 8 || Heads < 1 || HiddenSize % Heads != 0 || (HiddenSize / Heads) % 2 != 0)
             throw new ArgumentException($"The small model needs a hidden size divisible by the heads into even head sizes; got {HiddenSize}/{Heads}.");
+        if (!(RopeTheta > 1) || !double.IsFinite(RopeTheta)) throw new ArgumentException($"--rope-theta must be a number above 1; got {RopeTheta}.");
         if (Layers < 1 || IntermediateSize < 1) throw new ArgumentException("The small model needs at least one layer and a positive intermediate size.");
         return this;
     }

@@ -15,8 +15,8 @@ public static class RacePresets
     public static IReadOnlyList<double> ArticleGrid { get; } = [1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0];
 
     /// <summary>
-    /// The embedded default for 2 CPU cores: a 4-layer d=128 Llama pretrained on the reading corpus (cached), then
-    /// fully fine-tuned on the synthetic multiple-choice set for PLW 1, 0.1 and 0, the runs in parallel.
+    /// The embedded default for 2 CPU cores: a 4-layer d=128 Llama trained from random weights on the synthetic
+    /// multiple-choice set for PLW 1, 0.1 and 0, the runs in parallel (one thread each).
     /// </summary>
     public static RaceExperimentOptions Cpu { get; } = new()
     {
@@ -27,8 +27,8 @@ public static class RacePresets
 
     /// <summary>
     /// The default on a GPU (<c>--device auto</c> finding CUDA): the same task with a wider and deeper model
-    /// (8 layers, d=256), four times the pretraining and twice the fine-tuning steps, and the article's PLW grid of
-    /// eight values, the runs one after another.
+    /// (8 layers, d=256), twice the steps at twice the batch, and the article's PLW grid of eight values, the runs
+    /// one after another.
     /// </summary>
     public static RaceExperimentOptions Gpu { get; } = new()
     {
@@ -38,7 +38,6 @@ public static class RacePresets
         LearningRate = 1e-3,
         Parallelism = 1,
         SmallModel = new SmallModelOptions { HiddenSize = 256, Layers = 8, Heads = 8, IntermediateSize = 512 },
-        Pretraining = new PretrainingOptions { Steps = 4 * new PretrainingOptions().Steps, BatchSize = 64, LearningRate = 1e-3 },
     };
 
     /// <summary>

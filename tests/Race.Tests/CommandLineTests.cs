@@ -119,4 +119,31 @@ public sealed class CommandLineTests : IDisposable
         File.Exists(Path.Combine(output, "report.md")).Should().BeTrue();
         File.Exists(Path.Combine(output, "plots", "comparison.png")).Should().BeTrue();
     }
+
+    [Fact]
+    public void A_release_layout_folder_trains_the_small_model_on_a_vocabulary_built_from_its_words()
+    {
+        // Words the shipped vocabulary lacks, so the vocabulary must come from the data; the answer letters and the
+        // pretraining corpus's towns must still have ids of their own.
+        string root = _dir.File("RACE");
+        string[] animals = ["otter", "heron", "badger", "lynx", "walrus", "gecko"];
+        for (int i = 0; i < 12; i++)
+        {
+            string animal = animals[i % animals.Length];
+            string[] options = [animal, animals[(i + 1) % animals.Length], animals[(i + 2) % animals.Length], animals[(i + 3) % animals.Length]];
+            RaceFixtureFiles.WriteReleaseFile(root, i < 9 ? "train" : "dev", (i % 2 == 0 ? "high" : "middle") + i + ".txt",
+                $"The keeper fed the {animal} near the pond every morning.", [("Which animal did the keeper feed?", options, "A")]);
+        }
+        string output = _dir.File("out");
+
+        var (code, error) = Run("--data", root, "--plw", "1,0", "--max-steps", "2", "--eval-steps", "1", "--batch-size", "4", "--hidden-size", "16",
+            "--layers", "1", "--heads", "2", "--device", "cpu", "--pretrain-steps", "2", "--pretrain-batch-size", "4", "--output", output);
+
+        error.Should().BeEmpty();
+        code.Should().Be(0);
+        string[] vocabulary = File.ReadAllLines(Path.Combine(output, "vocab.txt"));
+        vocabulary.Should().Contain(["A", "B", "C", "D", "otter", "walrus", "keeper", "Paris", "Accra"]);
+        vocabulary.Should().OnlyHaveUniqueItems();
+        File.Exists(Path.Combine(output, "report.md")).Should().BeTrue();
+    }
 }

@@ -28,7 +28,7 @@ public sealed class SyntheticRaceTests
     [Fact]
     public void With_article_distractors_the_other_persons_town_is_a_wrong_option()
     {
-        var (train, _) = SyntheticRaceGenerator.Generate(Small with { ArticleDistractors = true });
+        var (train, _) = SyntheticRaceGenerator.Generate(Small with { ArticleDistractors = true, FactsPerArticle = 2 });
 
         foreach (RaceExample e in train)
         {

@@ -8,8 +8,10 @@ namespace PromptLossWeight.Samples.Race.Pretraining;
 /// </summary>
 public sealed record PretrainingOptions
 {
-    /// <summary>Optimizer steps; 0 skips pretraining (the sweep then starts from random weights, as the first version did).</summary>
-    public long Steps { get; init; } = 2500;
+    /// <summary>
+    /// Optimizer steps; 0 (the default) skips pretraining and the sweep starts from random weights.
+    /// </summary>
+    public long Steps { get; init; }
 
     /// <summary>Documents per step.</summary>
     public int BatchSize { get; init; } = 32;

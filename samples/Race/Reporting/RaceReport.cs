@@ -58,6 +58,7 @@ public static class RaceReport
                 $"- Pretraining: {(pretrained.Reused ? "reused from the cache" : "trained now")} ({pretrained.Directory}); {RaceExperiment.DescribeRetrieval(pretrained.History)}.\n");
         md.Append('\n');
         md.Append("## Reading\n\n").Append(Reading(summaries, pretrained)).Append("\n\n");
+        md.Append("## The article's three questions\n\n").Append(Questions(summaries)).Append('\n');
         md.Append("## Summary\n\nValidation metrics; accuracy is over the answer letter (argmax among A–D), chance is 0.25.\n\n");
         md.Append(table).Append('\n');
         md.Append("Accuracy at min full loss is what you get when you stop on the full-sequence validation loss; " +
@@ -76,7 +77,63 @@ public static class RaceReport
         return new RaceExperimentResult(summaries, histories, csv, report, plotPaths, datasetRg, rg, pretrained, start);
     }
 
-    /// <summary>The accuracy level that counts as reading: above the 0.5 that naming one of the article's two towns gives.</summary>
+    /// <summary>
+    /// The article's three questions answered from the numbers, as markdown: (a) the accuracy when stopping at the
+    /// minimum full-sequence loss versus at the minimum completion loss, (b) the steps each PLW needed to reach
+    /// <see cref="SweepSummary.ConvergenceShare"/> of the sweep's best accuracy, (c) the best accuracy and best
+    /// completion loss. One table (a row per PLW) and one sentence per question.
+    /// </summary>
+    public static string Questions(IReadOnlyList<RunSummary> summaries)
+    {
+        ArgumentNullException.ThrowIfNull(summaries);
+        if (summaries.Count == 0) return "No runs.\n";
+        static string W(double plw) => plw.ToString("G4", CultureInfo.InvariantCulture);
+        static string F(double v) => double.IsNaN(v) ? "n/a" : v.ToString("F3", CultureInfo.InvariantCulture);
+        double target = SweepSummary.ConvergenceTarget(summaries);
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture,
+            $"| PLW | (a) accuracy at min full loss | (a) accuracy at min completion loss | (b) steps to accuracy {F(target)} | (c) best accuracy | (c) best completion loss |\n");
+        sb.Append("|---|---|---|---|---|---|\n");
+        foreach (RunSummary s in summaries)
+            sb.Append(CultureInfo.InvariantCulture,
+                $"| {W(s.PromptLossWeight)} | {F(s.AccuracyAtMinFullLoss.Value)} (step {s.AccuracyAtMinFullLoss.Step}) | {F(s.AccuracyAtMinCompletionLoss.Value)} (step {s.AccuracyAtMinCompletionLoss.Step}) | " +
+                $"{(s.FirstStepReaching(target) is long step ? step.ToString(CultureInfo.InvariantCulture) : "not reached")} | {F(s.BestAccuracy.Value)} | {s.BestCompletionLoss.Value.ToString("F4", CultureInfo.InvariantCulture)} |\n");
+        sb.Append('\n');
+
+        var gaps = summaries.Select(s => (s, Gap: s.AccuracyAtMinCompletionLoss.Value - s.AccuracyAtMinFullLoss.Value)).Where(x => double.IsFinite(x.Gap)).ToList();
+        int better = gaps.Count(x => x.Gap > 0.005), worse = gaps.Count(x => x.Gap < -0.005);
+        sb.Append(CultureInfo.InvariantCulture,
+            $"(a) Stopping on the completion loss instead of the full-sequence loss gave higher accuracy for {better} of {gaps.Count} PLWs, lower for {worse}");
+        if (gaps.Count > 0)
+        {
+            var most = gaps.OrderByDescending(x => Math.Abs(x.Gap)).First();
+            sb.Append(CultureInfo.InvariantCulture, $"; the largest difference is at PLW {W(most.s.PromptLossWeight)} ({F(most.s.AccuracyAtMinFullLoss.Value)} vs {F(most.s.AccuracyAtMinCompletionLoss.Value)})");
+        }
+        sb.Append(".\n\n");
+
+        var reached = summaries.Select(s => (s, Step: s.FirstStepReaching(target))).Where(x => x.Step is not null).OrderBy(x => x.Step).ToList();
+        var missed = summaries.Where(s => s.FirstStepReaching(target) is null).ToList();
+        sb.Append(CultureInfo.InvariantCulture,
+            $"(b) {ConvergenceLabel()} of the best accuracy ({F(target)}) was reached first by ");
+        sb.Append(reached.Count == 0 ? "no PLW" : string.Join(", ", reached.Select(x => $"PLW {W(x.s.PromptLossWeight)} (step {x.Step})")));
+        if (missed.Count > 0) sb.Append(CultureInfo.InvariantCulture, $"; not by PLW {string.Join(", ", missed.Select(s => W(s.PromptLossWeight)))}");
+        sb.Append(".\n\n");
+
+        double top = summaries.Max(s => s.BestAccuracy.Value);
+        var best = summaries.Where(s => s.BestAccuracy.Value >= top - 1e-9).ToList();
+        var byLoss = summaries.Where(s => double.IsFinite(s.BestCompletionLoss.Value)).OrderBy(s => s.BestCompletionLoss.Value).FirstOrDefault();
+        sb.Append(best.Count == 1
+            ? $"(c) The best accuracy is PLW {W(best[0].PromptLossWeight)}'s {F(top)}"
+            : $"(c) The best accuracy, {F(top)}, is reached by PLW {string.Join(", ", best.Select(s => W(s.PromptLossWeight)))}");
+        if (byLoss is not null)
+            sb.Append(CultureInfo.InvariantCulture, $"; the lowest completion loss is PLW {W(byLoss.PromptLossWeight)}'s {byLoss.BestCompletionLoss.Value.ToString("F4", CultureInfo.InvariantCulture)}");
+        sb.Append(".\n");
+        return sb.ToString();
+    }
+
+    private static string ConvergenceLabel() => string.Create(CultureInfo.InvariantCulture, $"{SweepSummary.ConvergenceShare * 100:G3} %");
+
+    /// <summary>The accuracy level that counts as reading: well above chance (0.25), and above the 0.5 that naming either town of a two-fact article gives.</summary>
     public const double ReadingAccuracy = 0.8;
 
     /// <summary>
@@ -99,10 +156,10 @@ public static class RaceReport
         sb.Append(". ");
         var reading = summaries.Where(s => s.FirstStepAtAccuracy is not null).OrderBy(s => s.FirstStepAtAccuracy).ToList();
         if (reading.Count == 0)
-            sb.Append(CultureInfo.InvariantCulture, $"No PLW reached accuracy {ReadingAccuracy} (chance is 0.25; naming one of the article's towns gives about 0.5), so the runs did not get to answers that depend on reading. ");
+            sb.Append(CultureInfo.InvariantCulture, $"No PLW reached accuracy {ReadingAccuracy} (chance is 0.25; with two facts per article, naming either of its towns gives about 0.5), so the runs did not get to answers that depend on reading. ");
         else
         {
-            sb.Append(CultureInfo.InvariantCulture, $"Accuracy {ReadingAccuracy} (reading: chance is 0.25, naming one of the article's towns gives about 0.5) was first reached by ");
+            sb.Append(CultureInfo.InvariantCulture, $"Accuracy {ReadingAccuracy} (chance is 0.25) was first reached by ");
             sb.Append(string.Join(", ", reading.Select(s => $"PLW {W(s.PromptLossWeight)} at step {s.FirstStepAtAccuracy}")));
             var never = summaries.Where(s => s.FirstStepAtAccuracy is null).ToList();
             if (never.Count > 0) sb.Append(CultureInfo.InvariantCulture, $"; never by PLW {string.Join(", ", never.Select(s => W(s.PromptLossWeight)))}");

@@ -29,9 +29,15 @@ public sealed record MetricAt(double Value, double Epoch, long Step)
 /// <param name="FinalAccuracy">Accuracy at the last evaluation.</param>
 /// <param name="Seconds">Wall-clock time of the run.</param>
 /// <param name="FirstStepAtAccuracy">The first evaluated step with accuracy of at least <see cref="RaceReport.ReadingAccuracy"/>, or null.</param>
+/// <param name="AccuracySteps">Every evaluation's (step, accuracy), in order: what convergence speed is measured on.</param>
 public sealed record RunSummary(double PromptLossWeight, MetricAt BestCompletionLoss, MetricAt BestAccuracy,
-    MetricAt AccuracyAtMinFullLoss, MetricAt AccuracyAtMinCompletionLoss, MetricAt FinalAccuracy, double Seconds, long? FirstStepAtAccuracy = null)
+    MetricAt AccuracyAtMinFullLoss, MetricAt AccuracyAtMinCompletionLoss, MetricAt FinalAccuracy, double Seconds, long? FirstStepAtAccuracy = null,
+    IReadOnlyList<(long Step, double Accuracy)>? AccuracySteps = null)
 {
+    /// <summary>The first evaluated step whose accuracy is at least <paramref name="target"/>, or null when none is.</summary>
+    public long? FirstStepReaching(double target) =>
+        (AccuracySteps ?? []).Where(e => e.Accuracy >= target).Select(e => (long?)e.Step).FirstOrDefault();
+
     /// <summary>Summarises one run's history (at least one evaluation with finite losses).</summary>
     public static RunSummary From(double plw, IReadOnlyList<MetricRecord> history, double seconds)
     {
@@ -44,7 +50,8 @@ public sealed record RunSummary(double PromptLossWeight, MetricAt BestCompletion
         return new RunSummary(plw,
             At(minCompletion, MetricNames.CompletionLoss), At(maxAccuracy, MetricNames.Accuracy),
             At(minFull, MetricNames.Accuracy), At(minCompletion, MetricNames.Accuracy), At(history[^1], MetricNames.Accuracy), seconds,
-            history.FirstOrDefault(r => r.Get(MetricNames.Accuracy) >= RaceReport.ReadingAccuracy)?.Step);
+            history.FirstOrDefault(r => r.Get(MetricNames.Accuracy) >= RaceReport.ReadingAccuracy)?.Step,
+            history.Select(r => (r.Step, r.Get(MetricNames.Accuracy))).ToList());
     }
 
     private static MetricRecord ArgMin(IReadOnlyList<MetricRecord> history, string metric) =>
@@ -56,6 +63,13 @@ public sealed record RunSummary(double PromptLossWeight, MetricAt BestCompletion
 /// <summary>The summaries of a PLW sweep and their markdown table.</summary>
 public static class SweepSummary
 {
+    /// <summary>The share of the sweep's best accuracy that convergence speed is measured to (the article's 90 %).</summary>
+    public const double ConvergenceShare = 0.9;
+
+    /// <summary>The accuracy every run is timed to: <see cref="ConvergenceShare"/> of the best accuracy of any run of the sweep.</summary>
+    public static double ConvergenceTarget(IReadOnlyList<RunSummary> runs) =>
+        (runs ?? throw new ArgumentNullException(nameof(runs))).Count == 0 ? double.NaN : ConvergenceShare * runs.Max(r => r.BestAccuracy.Value);
+
     /// <summary>Column headers of the summary table.</summary>
     public static IReadOnlyList<string> Headers { get; } =
         ["PLW", "best completion loss", "best accuracy", "accuracy at min full loss", "accuracy at min completion loss", "final accuracy", "time"];

@@ -24,6 +24,21 @@ public sealed record ReadingCorpusOptions
     /// <summary>Questions after each training article (each about one fact, where the person lives or what they like).</summary>
     public int QuestionsPerArticle { get; init; } = 4;
 
+    /// <summary>
+    /// True: the questions of an article ask distinct things (each fact's town or thing at most once), so no answer can
+    /// be copied from an earlier answer to the same question; the article then has at most two questions per fact.
+    /// False: each question picks a fact and an attribute at random, so questions may repeat.
+    /// </summary>
+    public bool DistinctQuestions { get; init; }
+
+    /// <summary>
+    /// True: questions may also run from the word back to the person ("Who lives in TOWN ?", "Who likes the THING ?",
+    /// answered with the name). Answering them needs the name to be carried to its town or thing in the article,
+    /// the first half of the binding that "Where does NAME live ?" needs, with an easier second half (find the town
+    /// named in the question).
+    /// </summary>
+    public bool ReverseQuestions { get; init; }
+
     /// <summary>Towns of the pretraining world (4 to 16): more towns than the fine-tuning task uses, so copying is learned rather than guessing.</summary>
     public int TownCount { get; init; } = 16;
 
@@ -61,7 +76,7 @@ public sealed record ReadingCorpusOptions
 public static class SyntheticReadingCorpus
 {
     /// <summary>Words the corpus uses beyond the multiple-choice task's (they are in the shipped vocabulary).</summary>
-    public static IReadOnlyList<string> ExtraWords { get; } = ["What", "like"];
+    public static IReadOnlyList<string> ExtraWords { get; } = ["What", "like", "Who", "likes"];
 
     /// <summary>Generates the training documents (several questions each) and validation documents (one "where" question each).</summary>
     public static (IReadOnlyList<MaskedExample> Train, IReadOnlyList<MaskedExample> Validation) Generate(ReadingCorpusOptions options, ChatTokenizer tokenizer)
@@ -94,12 +109,28 @@ public static class SyntheticReadingCorpus
         foreach (string filler in Pick(SyntheticRaceGenerator.Fillers, Math.Min(options.FillerSentences, SyntheticRaceGenerator.Fillers.Count), random))
             sentences.Insert(random.Next(sentences.Count + 1), filler);
         var segments = new List<(string, TokenRole)> { ("Article : " + string.Join(' ', sentences), TokenRole.User) };
-        for (int q = 0; q < questions; q++)
+        int kinds = options.ReverseQuestions && !whereOnly ? 4 : 2;
+        var asks = new List<(int Fact, int Kind)>();
+        if (options.DistinctQuestions && !whereOnly)
         {
-            int asked = random.Next(facts);
-            bool where = whereOnly || random.Next(2) == 0;
-            segments.Add((where ? $"Question : Where does {names[asked]} live ? Answer :" : $"Question : What does {names[asked]} like ? Answer :", TokenRole.User));
-            segments.Add((where ? towns[asked] : things[asked], TokenRole.Assistant));
+            var all = Enumerable.Range(0, facts).SelectMany(f => Enumerable.Range(0, kinds).Select(k => (f, k))).ToArray();
+            random.Shuffle(all);
+            asks.AddRange(all.Take(questions));
+        }
+        else
+            for (int q = 0; q < questions; q++)
+                asks.Add((random.Next(facts), whereOnly ? 0 : random.Next(kinds)));
+        foreach (var (asked, kind) in asks)
+        {
+            var (question, answer) = kind switch
+            {
+                0 => ($"Question : Where does {names[asked]} live ? Answer :", towns[asked]),
+                1 => ($"Question : What does {names[asked]} like ? Answer :", things[asked]),
+                2 => ($"Question : Who lives in {towns[asked]} ? Answer :", names[asked]),
+                _ => ($"Question : Who likes the {things[asked]} ? Answer :", names[asked]),
+            };
+            segments.Add((question, TokenRole.User));
+            segments.Add((answer, TokenRole.Assistant));
             segments.Add((".", TokenRole.User));
         }
         return segments;

@@ -45,11 +45,13 @@ public static class WordLevelTokenizer
     }
 
     /// <summary>
-    /// Writes a vocabulary for <paramref name="texts"/> to <paramref name="path"/>: the special tokens, the ChatML and
-    /// prompt words, then the most frequent words and punctuation marks (ties in ordinal order) up to
-    /// <paramref name="maxWords"/> entries; rarer words become [UNK]. Used when --data is given without --model.
+    /// Writes a vocabulary for <paramref name="texts"/> to <paramref name="path"/>: the special tokens and the ChatML
+    /// words, then every word of <paramref name="required"/> (in its order), then the most frequent words and
+    /// punctuation marks of the texts (ties in ordinal order) up to <paramref name="maxWords"/> entries; rarer words
+    /// become [UNK]. Used when --data is given without --model, with the shipped vocabulary as
+    /// <paramref name="required"/> so that the answer letters and the pretraining corpus's words always have ids.
     /// </summary>
-    public static void BuildVocabulary(IEnumerable<string> texts, string path, int maxWords = 8000)
+    public static void BuildVocabulary(IEnumerable<string> texts, string path, IEnumerable<string>? required = null, int maxWords = 8000)
     {
         ArgumentNullException.ThrowIfNull(texts);
         var split = PreTokenizer.CreateWordOrPunctuation();
@@ -62,6 +64,8 @@ public static class WordLevelTokenizer
             }
         var vocabulary = new List<string> { Pad, Unknown, ChatMLTemplate.ImStart, ChatMLTemplate.ImEnd, "system", "user", "assistant" };
         var seen = vocabulary.ToHashSet(StringComparer.Ordinal);
+        foreach (string word in required ?? [])
+            if (word.Length > 0 && seen.Add(word)) vocabulary.Add(word);
         foreach (string word in counts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => kv.Key))
         {
             if (vocabulary.Count >= maxWords) break;
@@ -69,6 +73,9 @@ public static class WordLevelTokenizer
         }
         File.WriteAllLines(path, vocabulary);
     }
+
+    /// <summary>The words of the shipped vocabulary (<see cref="DefaultVocabularyPath"/>), in id order.</summary>
+    public static IReadOnlyList<string> DefaultWords() => File.ReadAllLines(DefaultVocabularyPath).Where(l => l.Length > 0).ToArray();
 
     /// <summary>The ChatML template over the word-level tokenizer.</summary>
     public static ChatTemplate Template(ChatTokenizer tokenizer) => new ChatMLTemplate(tokenizer);
