@@ -285,6 +285,9 @@ public sealed record LlamaConfig
         if (OptionalBool(root, "mlp_bias", source) == true)
             throw Error(source, "mlp_bias", "MLP projections with bias are not supported");
 
+        // transformers' Gemma 3 attention does not apply this field; a value would make the two disagree silently.
+        if (family == ModelFamily.Gemma3Text && OptionalDouble(root, "attn_logit_softcapping", source) is double unused)
+            throw Error(source, "attn_logit_softcapping", $"must be null for gemma3_text (transformers' Gemma 3 attention does not apply it), got {unused}");
         int heads = RequiredInt(root, "num_attention_heads", source);
         int layers = RequiredInt(root, "num_hidden_layers", source);
         int? slidingWindow = family is ModelFamily.Qwen2 or ModelFamily.Qwen3 && OptionalBool(root, "use_sliding_window", source) != true
@@ -315,7 +318,6 @@ public sealed record LlamaConfig
             LayerTypes = ParseLayerTypes(root, source, family, layers, slidingWindow),
             // transformers' defaults where a Gemma config leaves a field out
             QueryPreAttnScalar = gemma ? OptionalDouble(root, "query_pre_attn_scalar", source) ?? 256 : null,
-            // Gemma 3 keeps attn_logit_softcapping in its config but its attention never applies it (as in transformers).
             AttnLogitSoftcapping = family == ModelFamily.Gemma2 ? OptionalOrDefault(root, "attn_logit_softcapping", source, 50.0) : null,
             FinalLogitSoftcapping = family switch
             {

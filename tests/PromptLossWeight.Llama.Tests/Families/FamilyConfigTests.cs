@@ -123,6 +123,13 @@ public class FamilyConfigTests
     }
 
     [Fact]
+    public void Gemma3_refuses_an_attention_soft_cap_that_transformers_would_not_apply()
+    {
+        var act = () => LlamaConfig.Parse(Gemma3.Replace("\"attn_logit_softcapping\": null", "\"attn_logit_softcapping\": 50.0"), "g/config.json");
+        act.Should().Throw<ArgumentException>().WithMessage("g/config.json: field \"attn_logit_softcapping\" must be null for gemma3_text*");
+    }
+
+    [Fact]
     public void Without_model_type_the_architectures_name_the_family()
     {
         var c = LlamaConfig.Parse(Qwen3.Replace("\"model_type\": \"qwen3\",", ""));
