@@ -132,7 +132,8 @@ public sealed class ModelSetup
     {
         string dir = HuggingFaceHub.ResolveModelFolder(options.ModelDirectory!, options.Hub);
         if (!File.Exists(Path.Combine(dir, "config.json")))
-            throw new ArgumentException($"--model {dir}: no config.json (expected an HF Llama checkpoint folder).");
+            throw new ArgumentException($"--model {dir}: no config.json (expected an HF checkpoint folder of a supported family: {string.Join(", ", LlamaConfig.SupportedModelTypes)}).");
+        LlamaConfig config = LlamaConfig.Load(Path.Combine(dir, "config.json"));
         string tokenizerPath = Path.Combine(dir, "tokenizer.model");
         string vocabularyPath = Path.Combine(dir, "vocab.txt");
         ChatTokenizer tokenizer;
@@ -145,19 +146,26 @@ public sealed class ModelSetup
         {
             tokenizer = WordLevelTokenizer.Load(vocabularyPath);   // a checkpoint of the small word-level model
         }
+        else if (File.Exists(Path.Combine(dir, "tokenizer.json")))
+        {
+            tokenizer = TokenizerLoader.Load(dir).Tokenizer;             // Qwen's and others' Hugging Face tokenizer.json
+        }
         else
         {
-            throw new ArgumentException($"--model {dir}: no tokenizer.model (Llama-2 SentencePiece or Llama-3 tiktoken) or word-level vocab.txt in the folder.");
+            throw new ArgumentException($"--model {dir}: no tokenizer.model (Llama-2 SentencePiece or Llama-3 tiktoken), tokenizer.json or word-level vocab.txt in the folder.");
         }
-        string templateName = options.ChatTemplate ?? tokenizer.Kind switch
-        {
-            TokenizerKind.SentencePiece => "llama-2",
-            TokenizerKind.Tiktoken => "llama-3",
-            _ => "chatml",
-        };
-        ChatTemplate template = ChatTemplate.Create(templateName, tokenizer);
+        // Llama and Mistral keep the built-in template of their tokenizer; the other families render with their own.
+        bool ownTemplate = options.ChatTemplate is null && config.Family is not (ModelFamily.Llama or ModelFamily.Mistral) && HasChatTemplate(dir);
+        ChatTemplate template = ownTemplate
+            ? ChatTemplate.FromPretrained(dir, tokenizer)
+            : ChatTemplate.Create(options.ChatTemplate ?? tokenizer.Kind switch
+            {
+                TokenizerKind.SentencePiece => "llama-2",
+                TokenizerKind.Tiktoken => "llama-3",
+                _ => "chatml",
+            }, tokenizer);
+        string templateName = template.Name;
         var lora = new LoraConfig { R = options.LoraRank, Alpha = 2.0 * options.LoraRank, Dropout = 0.05, TargetModules = ["q_proj", "k_proj", "v_proj", "o_proj"] }.Validate();
-        LlamaConfig config = LlamaConfig.Load(Path.Combine(dir, "config.json"));
         string name = dir == options.ModelDirectory ? dir : $"{options.ModelDirectory} ({dir})";
         string description = $"{name}: {config.NumHiddenLayers} layers, d={config.HiddenSize}, vocabulary {config.VocabSize}; " +
             $"LoRA r={lora.R}, alpha={lora.Alpha} on q/k/v/o; template {templateName}";
@@ -167,5 +175,13 @@ public sealed class ModelSetup
             LoraAdapter.Inject(model, lora, options.Seed);
             return model;
         });
+    }
+
+    /// <summary>Whether the folder carries its own chat template (chat_template.jinja or tokenizer_config.json's chat_template).</summary>
+    private static bool HasChatTemplate(string dir)
+    {
+        if (File.Exists(Path.Combine(dir, "chat_template.jinja")) || File.Exists(Path.Combine(dir, "chat_template.json"))) return true;
+        string config = Path.Combine(dir, "tokenizer_config.json");
+        return File.Exists(config) && File.ReadAllText(config).Contains("\"chat_template\"", StringComparison.Ordinal);
     }
 }

@@ -24,7 +24,7 @@ public static class Program
     public static int Main(string[] args)
     {
         var defaults = new RaceExperimentOptions();
-        var model = new Option<string?>("--model") { Description = "HF Llama checkpoint: repo id in the Hugging Face cache (org/name[@revision]) or folder (config.json, *.safetensors, tokenizer.model); LoRA is trained on it. Default: a small Llama from scratch." };
+        var model = new Option<string?>("--model") { Description = "HF checkpoint (llama, mistral, qwen2, qwen3, gemma2, gemma3_text): repo id in the Hugging Face cache (org/name[@revision]) or folder (config.json, *.safetensors, tokenizer.model or tokenizer.json); LoRA is trained on it. Default: a small Llama from scratch." };
         var data = new Option<string?>("--data") { Description = "RACE: HF dataset id (e.g. ehovy/race, from the hub or datasets cache), release folder (train|dev|test/high|middle), HF Parquet folder or file, JSON Lines, or release .txt. Default: built-in synthetic set." };
         var download = new Option<bool>("--download") { Description = "Download a --model or --data repo id that is not in the Hugging Face cache (HF_TOKEN for gated models, HF_ENDPOINT for a mirror)." };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Hugging Face hub cache (default: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub)." };

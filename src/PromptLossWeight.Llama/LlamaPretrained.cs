@@ -15,7 +15,10 @@ namespace PromptLossWeight.Llama;
 /// <param name="Notes">What the loaders noticed: skipped files, the template used.</param>
 public sealed record LlamaPretrainedResult(LlamaForCausalLM Model, ChatTokenizer Tokenizer, IChatTemplate Template, IReadOnlyList<string> Notes);
 
-/// <summary>One call that loads model, tokenizer and chat template from a Hugging Face Llama-family model folder.</summary>
+/// <summary>
+/// One call that loads model, tokenizer and chat template from a Hugging Face model folder of any supported family
+/// (llama, mistral, qwen2, qwen3, gemma2, gemma3_text; see <see cref="ModelFamily"/>).
+/// </summary>
 public static class LlamaPretrained
 {
     /// <summary>

@@ -46,6 +46,48 @@ public sealed class HubCommandLineTests : IDisposable
         return folder;
     }
 
+    /// <summary>
+    /// A tiny checkpoint of another family (Qwen3, or Gemma 3 with a window shorter than the examples) with the word-level
+    /// vocabulary and a chat template of its own in tokenizer_config.json.
+    /// </summary>
+    private string TinyFamilyCheckpoint(ModelFamily family)
+    {
+        string folder = _dir.File($"staging-{family}");
+        var tokenizer = WordLevelTokenizer.Load();
+        var config = new LlamaConfig
+        {
+            Family = family, HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, NumKeyValueHeads = 1,
+            HeadDimOverride = 8, VocabSize = tokenizer.VocabSize, MaxPositionEmbeddings = 256, TieWordEmbeddings = true,
+        };
+        if (family == ModelFamily.Gemma3Text)
+            config = config with
+            {
+                Activation = HiddenActivation.GeluTanh, SlidingWindow = 8, LayerTypes = [LlamaConfig.SlidingAttention, LlamaConfig.FullAttention],
+                QueryPreAttnScalar = 8, RopeLocalTheta = 10000,
+            };
+        using (var model = new LlamaForCausalLM(config).InitializeWeights(3))
+            LlamaCheckpoint.Save(model, folder);
+        File.Copy(WordLevelTokenizer.DefaultVocabularyPath, Path.Combine(folder, "vocab.txt"));
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"),
+            """{ "chat_template": "{% for m in messages %}{{ m.role }} : {{ m.content }}\n{% endfor %}" }""");
+        return folder;
+    }
+
+    [Theory]
+    [InlineData(ModelFamily.Qwen3)]
+    [InlineData(ModelFamily.Gemma3Text)]
+    public void A_checkpoint_of_another_family_trains_with_the_folders_own_chat_template(ModelFamily family)
+    {
+        string model = TinyFamilyCheckpoint(family), race = RaceParquetRepo();
+
+        var (code, error) = Run(TinySweep("--model", model, "--data", race));
+
+        error.Should().BeEmpty();
+        code.Should().Be(0);
+        string report = File.ReadAllText(Path.Combine(_dir.File("out"), "report.md"));
+        report.Should().Contain("template chat_template of").And.Contain("tokenizer_config.json");
+    }
+
     /// <summary>RACE as the Hub's Parquet conversion lays it out: all/train-00000-of-00001.parquet, all/validation-….</summary>
     private string RaceParquetRepo()
     {

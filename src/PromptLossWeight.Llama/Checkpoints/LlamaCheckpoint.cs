@@ -10,8 +10,9 @@ using static TorchSharp.torch;
 namespace PromptLossWeight.Llama.Checkpoints;
 
 /// <summary>
-/// Hugging Face Llama checkpoints: a folder with <c>config.json</c> and either <c>model.safetensors</c> or shards
-/// listed in <c>model.safetensors.index.json</c>. Loading reads one tensor at a time straight into the model's
+/// Hugging Face checkpoints of the Llama-shaped families (Llama, Mistral, Qwen2/2.5, Qwen3, Gemma 2, Gemma 3 text,
+/// chosen by <c>config.json</c>'s <c>model_type</c>; see <see cref="ModelFamily"/>): a folder with <c>config.json</c> and
+/// either <c>model.safetensors</c> or shards listed in <c>model.safetensors.index.json</c>. Loading reads one tensor at a time straight into the model's
 /// parameters (converting dtype and device), so memory never holds two copies of the model.
 /// </summary>
 public static class LlamaCheckpoint

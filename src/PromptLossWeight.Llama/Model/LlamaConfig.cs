@@ -15,11 +15,118 @@ namespace PromptLossWeight.Llama.Model;
 public sealed record Llama3RopeScaling(double Factor, double LowFreqFactor, double HighFreqFactor, int OriginalMaxPositionEmbeddings);
 
 /// <summary>
-/// The architecture of a Llama-family model, as Hugging Face writes it in <c>config.json</c>.
-/// Read one with <see cref="Load"/>, write it back with <see cref="Save"/>.
+/// The model families the decoder reads, by Hugging Face <c>model_type</c>. They share one Llama-shaped block; the
+/// family switches on the options that differ (see the derived properties of <see cref="LlamaConfig"/>).
+/// </summary>
+public enum ModelFamily
+{
+    /// <summary><c>llama</c> (Llama 2 / 3 / 3.1 / 3.2, and models converted to its layout).</summary>
+    Llama,
+
+    /// <summary><c>mistral</c>: Llama plus an optional sliding attention window on every layer.</summary>
+    Mistral,
+
+    /// <summary><c>qwen2</c> (Qwen2 / Qwen2.5): biases on the q, k and v projections.</summary>
+    Qwen2,
+
+    /// <summary><c>qwen3</c>: RMSNorm on each head's q and k before RoPE.</summary>
+    Qwen3,
+
+    /// <summary><c>gemma2</c>: scaled embeddings, (1 + w) norms around attention and MLP, GeGLU, soft-capping, alternating sliding layers.</summary>
+    Gemma2,
+
+    /// <summary><c>gemma3_text</c>: Gemma 2's block with per-head q/k norms, no soft-capping, and a local RoPE base on sliding layers.</summary>
+    Gemma3Text,
+}
+
+/// <summary>The MLP's gate activation (<c>hidden_act</c> / <c>hidden_activation</c>).</summary>
+public enum HiddenActivation
+{
+    /// <summary><c>silu</c>: SwiGLU.</summary>
+    Silu,
+
+    /// <summary><c>gelu_pytorch_tanh</c>: GeGLU with the tanh approximation of GELU.</summary>
+    GeluTanh,
+}
+
+/// <summary>
+/// The architecture of a Llama-family model (Llama, Mistral, Qwen2/2.5, Qwen3, Gemma 2, Gemma 3 text), as Hugging Face
+/// writes it in <c>config.json</c>: the family comes from <c>model_type</c> (or <c>architectures</c>). Read one with
+/// <see cref="Load"/>, write it back with <see cref="Save"/>.
 /// </summary>
 public sealed record LlamaConfig
 {
+    /// <summary>The <c>model_type</c> of each supported family, in the order error messages list them.</summary>
+    public static IReadOnlyList<string> SupportedModelTypes { get; } = ["llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text"];
+
+    /// <summary>The layer type of a sliding-window attention layer in <c>layer_types</c>.</summary>
+    public const string SlidingAttention = "sliding_attention";
+
+    /// <summary>The layer type of a global (full causal) attention layer in <c>layer_types</c>.</summary>
+    public const string FullAttention = "full_attention";
+
+    /// <summary>The model family (<c>model_type</c>).</summary>
+    public ModelFamily Family { get; init; } = ModelFamily.Llama;
+
+    /// <summary>The MLP's gate activation (SiLU, or tanh-GELU for Gemma).</summary>
+    public HiddenActivation Activation { get; init; } = HiddenActivation.Silu;
+
+    /// <summary>
+    /// Width of the attention window (<c>sliding_window</c>) on the layers <see cref="IsSlidingLayer"/> names: query i
+    /// sees key j when i − W &lt; j ≤ i. Null when no layer slides.
+    /// </summary>
+    public int? SlidingWindow { get; init; }
+
+    /// <summary>
+    /// Per layer, <see cref="SlidingAttention"/> or <see cref="FullAttention"/> (<c>layer_types</c>); empty means every
+    /// layer is global.
+    /// </summary>
+    public IReadOnlyList<string> LayerTypes { get; init; } = [];
+
+    /// <summary>Gemma: attention scores are scaled by <c>query_pre_attn_scalar^-1/2</c> instead of <c>head_dim^-1/2</c>.</summary>
+    public double? QueryPreAttnScalar { get; init; }
+
+    /// <summary>Gemma 2: attention scores become <c>c · tanh(score / c)</c> before the mask (<c>attn_logit_softcapping</c>).</summary>
+    public double? AttnLogitSoftcapping { get; init; }
+
+    /// <summary>Gemma 2: logits become <c>c · tanh(logit / c)</c> (<c>final_logit_softcapping</c>), in the chunked loss too.</summary>
+    public double? FinalLogitSoftcapping { get; init; }
+
+    /// <summary>Gemma 3: the RoPE base of sliding layers (<c>rope_local_base_freq</c>), without rope scaling; null: all layers use <see cref="RopeTheta"/>.</summary>
+    public double? RopeLocalTheta { get; init; }
+
+    /// <summary>Linear RoPE scaling (<c>rope_scaling.rope_type = "linear"</c>): inverse frequencies divided by this factor; null for none.</summary>
+    public double? LinearRopeScalingFactor { get; init; }
+
+    /// <summary>Qwen2: the q, k and v projections have biases (o_proj has none).</summary>
+    public bool QkvBias => Family == ModelFamily.Qwen2;
+
+    /// <summary>Qwen3, Gemma 3: each head's q and k are RMS-normalised (<c>q_norm</c>, <c>k_norm</c>) before RoPE.</summary>
+    public bool QkNorm => Family is ModelFamily.Qwen3 or ModelFamily.Gemma3Text;
+
+    /// <summary>Gemma: norms scale by (1 + w), in fp32; their identity weight is 0.</summary>
+    public bool NormUnitOffset => IsGemma;
+
+    /// <summary>Gemma: the embeddings are multiplied by √hidden_size (in the weights' dtype).</summary>
+    public bool ScaleEmbeddings => IsGemma;
+
+    /// <summary>
+    /// Gemma: "sandwich" norms: the attention and MLP outputs are normalised before the residual add
+    /// (<c>post_attention_layernorm</c>, <c>post_feedforward_layernorm</c>), the MLP input by <c>pre_feedforward_layernorm</c>.
+    /// </summary>
+    public bool SandwichNorms => IsGemma;
+
+    /// <summary>Whether layer <paramref name="layer"/> attends within the sliding window.</summary>
+    public bool IsSlidingLayer(int layer) => SlidingWindow is not null && layer < LayerTypes.Count && LayerTypes[layer] == SlidingAttention;
+
+    /// <summary>The factor attention scores are scaled by: <c>query_pre_attn_scalar^-1/2</c> or <c>head_dim^-1/2</c>.</summary>
+    public double AttentionScale => 1.0 / Math.Sqrt(QueryPreAttnScalar ?? HeadDim);
+
+    /// <summary>The <c>model_type</c> of <see cref="Family"/>.</summary>
+    public string ModelType => SupportedModelTypes[(int)Family];
+
+    private bool IsGemma => Family is ModelFamily.Gemma2 or ModelFamily.Gemma3Text;
+
     /// <summary>Model width D (<c>hidden_size</c>).</summary>
     public int HiddenSize { get; init; }
 
@@ -100,6 +207,24 @@ public sealed record LlamaConfig
             if (s.OriginalMaxPositionEmbeddings <= 0)
                 throw Error(source, "rope_scaling.original_max_position_embeddings", $"must be positive, got {s.OriginalMaxPositionEmbeddings}");
         }
+        if (!Enum.IsDefined(Family)) throw Error(source, "model_type", $"unknown family {Family}");
+        if (LayerTypes.Count != 0 && LayerTypes.Count != NumHiddenLayers)
+            throw Error(source, "layer_types", $"has {LayerTypes.Count} entries but num_hidden_layers = {NumHiddenLayers}");
+        for (int i = 0; i < LayerTypes.Count; i++)
+            if (LayerTypes[i] is not (SlidingAttention or FullAttention))
+                throw Error(source, $"layer_types[{i}]", $"must be \"{SlidingAttention}\" or \"{FullAttention}\", got \"{LayerTypes[i]}\"");
+        if (LayerTypes.Contains(SlidingAttention) && SlidingWindow is null)
+            throw Error(source, "sliding_window", "is required by the sliding_attention layers but missing");
+        if (SlidingWindow is int window && window <= 0)
+            throw Error(source, "sliding_window", $"must be a positive integer, got {window}");
+        PositiveOrNull(QueryPreAttnScalar, "query_pre_attn_scalar");
+        PositiveOrNull(AttnLogitSoftcapping, "attn_logit_softcapping");
+        PositiveOrNull(FinalLogitSoftcapping, "final_logit_softcapping");
+        PositiveOrNull(RopeLocalTheta, "rope_local_base_freq");
+        if (LinearRopeScalingFactor is double linear && !(linear >= 1 && double.IsFinite(linear)))
+            throw Error(source, "rope_scaling.factor", $"must be >= 1, got {linear}");
+        if (LinearRopeScalingFactor is not null && RopeScaling is not null)
+            throw Error(source, "rope_scaling", "cannot be both linear and llama3");
         foreach (long id in EosTokenIds.Concat(BosTokenId is long b ? [b] : []))
             if (id < 0 || id >= VocabSize)
                 throw Error(source, "bos_token_id/eos_token_id", $"token id {id} is outside the vocabulary [0, {VocabSize})");
@@ -109,6 +234,11 @@ public sealed record LlamaConfig
         void Positive(int value, string field)
         {
             if (value <= 0) throw Error(source, field, $"must be a positive integer, got {value}");
+        }
+
+        void PositiveOrNull(double? value, string field)
+        {
+            if (value is double v && !(v > 0 && double.IsFinite(v))) throw Error(source, field, $"must be a positive number, got {v}");
         }
     }
 
@@ -137,32 +267,65 @@ public sealed record LlamaConfig
             throw new ArgumentException($"{source}: not valid JSON ({ex.Message}).", ex);
         }
 
-        string? activation = OptionalString(root, "hidden_act", source);
-        if (activation is not null && activation != "silu")
-            throw Error(source, "hidden_act", $"only \"silu\" (SwiGLU) is supported, got \"{activation}\"");
-        if (OptionalBool(root, "attention_bias", source) == true)
+        ModelFamily family = ParseFamily(root, source);
+        bool gemma = family is ModelFamily.Gemma2 or ModelFamily.Gemma3Text;
+        // Gemma names the activation hidden_activation (hidden_act is its legacy alias); the others hidden_act.
+        string activationField = gemma && root["hidden_activation"] is not null ? "hidden_activation" : "hidden_act";
+        string activationName = OptionalString(root, activationField, source) ?? (gemma ? "gelu_pytorch_tanh" : "silu");
+        HiddenActivation activation = activationName switch
+        {
+            "silu" => HiddenActivation.Silu,
+            "gelu_pytorch_tanh" => HiddenActivation.GeluTanh,
+            _ => throw Error(source, activationField, $"only \"silu\" (SwiGLU) and \"gelu_pytorch_tanh\" (GeGLU) are supported, got \"{activationName}\""),
+        };
+        // Qwen2's q/k/v biases are part of the architecture (its config has no switch); an attention_bias elsewhere would
+        // also put a bias on o_proj, which these blocks do not have.
+        if (family != ModelFamily.Qwen2 && OptionalBool(root, "attention_bias", source) == true)
             throw Error(source, "attention_bias", "attention projections with bias are not supported");
         if (OptionalBool(root, "mlp_bias", source) == true)
             throw Error(source, "mlp_bias", "MLP projections with bias are not supported");
 
+        // transformers' Gemma 3 attention does not apply this field; a value would make the two disagree silently.
+        if (family == ModelFamily.Gemma3Text && OptionalDouble(root, "attn_logit_softcapping", source) is double unused)
+            throw Error(source, "attn_logit_softcapping", $"must be null for gemma3_text (transformers' Gemma 3 attention does not apply it), got {unused}");
         int heads = RequiredInt(root, "num_attention_heads", source);
+        int layers = RequiredInt(root, "num_hidden_layers", source);
+        int? slidingWindow = family is ModelFamily.Qwen2 or ModelFamily.Qwen3 && OptionalBool(root, "use_sliding_window", source) != true
+            ? null                                                              // Qwen's window is off unless use_sliding_window
+            : (int?)OptionalLong(root, "sliding_window", source);
+        var (ropeScaling, linearFactor) = ParseRopeScaling(root, source);
         var config = new LlamaConfig
         {
+            Family = family,
+            Activation = activation,
             HiddenSize = RequiredInt(root, "hidden_size", source),
             IntermediateSize = RequiredInt(root, "intermediate_size", source),
-            NumHiddenLayers = RequiredInt(root, "num_hidden_layers", source),
+            NumHiddenLayers = layers,
             NumAttentionHeads = heads,
             NumKeyValueHeads = (int?)OptionalLong(root, "num_key_value_heads", source) ?? heads,
             HeadDimOverride = (int?)OptionalLong(root, "head_dim", source),
             RmsNormEps = OptionalDouble(root, "rms_norm_eps", source) ?? 1e-6,
-            RopeTheta = OptionalDouble(root, "rope_theta", source) ?? 10000.0,
-            RopeScaling = ParseRopeScaling(root, source),
+            RopeTheta = OptionalDouble(root, "rope_theta", source) ?? (family == ModelFamily.Gemma3Text ? 1_000_000.0 : 10000.0),
+            RopeScaling = ropeScaling,
+            LinearRopeScalingFactor = linearFactor,
             VocabSize = RequiredInt(root, "vocab_size", source),
             MaxPositionEmbeddings = (int?)OptionalLong(root, "max_position_embeddings", source) ?? 2048,
-            TieWordEmbeddings = OptionalBool(root, "tie_word_embeddings", source) ?? false,
+            TieWordEmbeddings = OptionalBool(root, "tie_word_embeddings", source) ?? gemma, // Gemma's configs tie by default
             BosTokenId = OptionalLong(root, "bos_token_id", source),
             EosTokenIds = ParseEos(root, source),
             TorchDtype = OptionalString(root, "torch_dtype", source) ?? OptionalString(root, "dtype", source) ?? "float32",
+            SlidingWindow = slidingWindow,
+            LayerTypes = ParseLayerTypes(root, source, family, layers, slidingWindow),
+            // transformers' defaults where a Gemma config leaves a field out
+            QueryPreAttnScalar = gemma ? OptionalDouble(root, "query_pre_attn_scalar", source) ?? 256 : null,
+            AttnLogitSoftcapping = family == ModelFamily.Gemma2 ? OptionalOrDefault(root, "attn_logit_softcapping", source, 50.0) : null,
+            FinalLogitSoftcapping = family switch
+            {
+                ModelFamily.Gemma2 => OptionalOrDefault(root, "final_logit_softcapping", source, 30.0),
+                ModelFamily.Gemma3Text => OptionalDouble(root, "final_logit_softcapping", source),
+                _ => null,
+            },
+            RopeLocalTheta = family == ModelFamily.Gemma3Text ? OptionalDouble(root, "rope_local_base_freq", source) ?? 10000.0 : null,
         };
         return config.Validate(source);
     }
@@ -177,11 +340,12 @@ public sealed record LlamaConfig
     /// <summary>This config as the JSON text of a Hugging Face <c>config.json</c>.</summary>
     public string ToJson()
     {
+        bool gemma = IsGemma;
         var root = new JsonObject
         {
-            ["architectures"] = new JsonArray("LlamaForCausalLM"),
-            ["model_type"] = "llama",
-            ["hidden_act"] = "silu",
+            ["architectures"] = new JsonArray(ArchitectureName),
+            ["model_type"] = ModelType,
+            [gemma ? "hidden_activation" : "hidden_act"] = Activation == HiddenActivation.Silu ? "silu" : "gelu_pytorch_tanh",
             ["attention_bias"] = false,
             ["mlp_bias"] = false,
             ["hidden_size"] = HiddenSize,
@@ -201,7 +365,7 @@ public sealed record LlamaConfig
                     ["high_freq_factor"] = s.HighFreqFactor,
                     ["original_max_position_embeddings"] = s.OriginalMaxPositionEmbeddings,
                 }
-                : null,
+                : LinearRopeScalingFactor is double linear ? new JsonObject { ["rope_type"] = "linear", ["factor"] = linear } : null,
             ["vocab_size"] = VocabSize,
             ["max_position_embeddings"] = MaxPositionEmbeddings,
             ["tie_word_embeddings"] = TieWordEmbeddings,
@@ -214,8 +378,30 @@ public sealed record LlamaConfig
             },
             ["torch_dtype"] = TorchDtype,
         };
+        if (Family == ModelFamily.Qwen2) root.Remove("attention_bias");          // Qwen2's biases are not switchable
+        if (Family is ModelFamily.Qwen2 or ModelFamily.Qwen3) root["use_sliding_window"] = LayerTypes.Contains(SlidingAttention);
+        if (SlidingWindow is int window) root["sliding_window"] = window;
+        if (LayerTypes.Count > 0) root["layer_types"] = new JsonArray(LayerTypes.Select(t => (JsonNode?)t).ToArray());
+        if (gemma)
+        {
+            root["query_pre_attn_scalar"] = QueryPreAttnScalar;
+            root["attn_logit_softcapping"] = AttnLogitSoftcapping;
+            root["final_logit_softcapping"] = FinalLogitSoftcapping;
+        }
+        if (RopeLocalTheta is double local) root["rope_local_base_freq"] = local;
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
+
+    /// <summary>The Hugging Face class of <see cref="Family"/> (<c>architectures[0]</c>).</summary>
+    public string ArchitectureName => Family switch
+    {
+        ModelFamily.Mistral => "MistralForCausalLM",
+        ModelFamily.Qwen2 => "Qwen2ForCausalLM",
+        ModelFamily.Qwen3 => "Qwen3ForCausalLM",
+        ModelFamily.Gemma2 => "Gemma2ForCausalLM",
+        ModelFamily.Gemma3Text => "Gemma3ForCausalLM",
+        _ => "LlamaForCausalLM",
+    };
 
     internal static ScalarType ParseDtype(string dtype, string source, string field) => dtype switch
     {
@@ -234,21 +420,84 @@ public sealed record LlamaConfig
         _ => throw new ArgumentException($"Llama weights must be float32, bfloat16 or float16; got {type}.", nameof(type)),
     };
 
-    private static Llama3RopeScaling? ParseRopeScaling(JsonObject root, string source)
+    private static (Llama3RopeScaling? Llama3, double? Linear) ParseRopeScaling(JsonObject root, string source)
     {
-        if (!root.TryGetPropertyValue("rope_scaling", out JsonNode? node) || node is null) return null;
+        if (!root.TryGetPropertyValue("rope_scaling", out JsonNode? node) || node is null) return (null, null);
         if (node is not JsonObject scaling)
             throw Error(source, "rope_scaling", "must be an object or null");
         string? type = OptionalString(scaling, "rope_type", source, "rope_scaling.") ?? OptionalString(scaling, "type", source, "rope_scaling.");
-        if (type == "default") return null;
+        if (type == "default") return (null, null);
+        if (type == "linear") return (null, RequiredDouble(scaling, "factor", source, "rope_scaling."));
         if (type != "llama3")
-            throw Error(source, "rope_scaling.rope_type", $"only \"llama3\" rotary scaling is supported, got \"{type ?? "(missing)"}\"");
-        return new Llama3RopeScaling(
+            throw Error(source, "rope_scaling.rope_type", $"only \"llama3\" and \"linear\" rotary scaling are supported, got \"{type ?? "(missing)"}\"");
+        return (new Llama3RopeScaling(
             RequiredDouble(scaling, "factor", source, "rope_scaling."),
             RequiredDouble(scaling, "low_freq_factor", source, "rope_scaling."),
             RequiredDouble(scaling, "high_freq_factor", source, "rope_scaling."),
-            (int)RequiredDouble(scaling, "original_max_position_embeddings", source, "rope_scaling."));
+            (int)RequiredDouble(scaling, "original_max_position_embeddings", source, "rope_scaling.")), null);
     }
+
+    /// <summary>
+    /// The family from <c>model_type</c>, else from the first of <c>architectures</c>; a config with neither is Llama.
+    /// </summary>
+    private static ModelFamily ParseFamily(JsonObject root, string source)
+    {
+        string supported = string.Join(", ", SupportedModelTypes);
+        string? modelType = OptionalString(root, "model_type", source);
+        if (modelType is not null)
+        {
+            int index = SupportedModelTypes.ToList().IndexOf(modelType);
+            if (index < 0) throw Error(source, "model_type", $"\"{modelType}\" is not supported (supported: {supported})");
+            return (ModelFamily)index;
+        }
+        if (!root.TryGetPropertyValue("architectures", out JsonNode? node) || node is null) return ModelFamily.Llama;
+        string? architecture = node is JsonArray { Count: > 0 } array && array[0] is JsonValue v && v.TryGetValue(out string? name) ? name
+            : throw Error(source, "architectures", $"must be a list of class names, got {node.ToJsonString()}");
+        return architecture switch
+        {
+            "LlamaForCausalLM" => ModelFamily.Llama,
+            "MistralForCausalLM" => ModelFamily.Mistral,
+            "Qwen2ForCausalLM" => ModelFamily.Qwen2,
+            "Qwen3ForCausalLM" => ModelFamily.Qwen3,
+            "Gemma2ForCausalLM" => ModelFamily.Gemma2,
+            "Gemma3ForCausalLM" => ModelFamily.Gemma3Text,
+            _ => throw Error(source, "architectures", $"\"{architecture}\" is not supported (supported model types: {supported})"),
+        };
+    }
+
+    /// <summary>
+    /// <c>layer_types</c> when the config lists them; otherwise each family's rule in transformers: Mistral slides every
+    /// layer when it has a window, Qwen from <c>max_window_layers</c> on when <c>use_sliding_window</c>, Gemma 2 every
+    /// even layer, Gemma 3 all but every <c>sliding_window_pattern</c>-th.
+    /// </summary>
+    private static IReadOnlyList<string> ParseLayerTypes(JsonObject root, string source, ModelFamily family, int layers, int? window)
+    {
+        bool qwen = family is ModelFamily.Qwen2 or ModelFamily.Qwen3;
+        if (qwen && OptionalBool(root, "use_sliding_window", source) != true) return []; // transformers drops the window then
+        if (root.TryGetPropertyValue("layer_types", out JsonNode? node) && node is not null)
+        {
+            if (node is not JsonArray array) throw Error(source, "layer_types", "must be a list of strings");
+            return array.Select((item, i) => item is JsonValue v && v.TryGetValue(out string? type)
+                ? type
+                : throw Error(source, $"layer_types[{i}]", "must be a string")).ToArray();
+        }
+        Func<int, bool>? slides = family switch
+        {
+            ModelFamily.Mistral when window is not null => _ => true,
+            ModelFamily.Qwen2 or ModelFamily.Qwen3 when OptionalBool(root, "use_sliding_window", source) == true =>
+                i => i >= (OptionalLong(root, "max_window_layers", source) ?? layers),
+            ModelFamily.Gemma2 => i => i % 2 == 0,
+            ModelFamily.Gemma3Text => i => (i + 1) % (OptionalLong(root, "sliding_window_pattern", source) ?? 6) != 0,
+            _ => null,
+        };
+        if (slides is null) return [];
+        if (window is null && family is ModelFamily.Gemma2 or ModelFamily.Gemma3Text)
+            throw Error(source, "sliding_window", "is required (Gemma alternates sliding and global layers) but missing");
+        return Enumerable.Range(0, layers).Select(i => slides(i) ? SlidingAttention : FullAttention).ToArray();
+    }
+
+    private static double? OptionalOrDefault(JsonObject o, string field, string source, double fallback) =>
+        o.ContainsKey(field) ? OptionalDouble(o, field, source) : fallback; // present as null: switched off
 
     private static IReadOnlyList<long> ParseEos(JsonObject root, string source)
     {

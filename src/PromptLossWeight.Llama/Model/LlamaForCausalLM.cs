@@ -7,9 +7,10 @@ using static TorchSharp.torch;
 namespace PromptLossWeight.Llama.Model;
 
 /// <summary>
-/// A Llama-family causal language model: <see cref="LlamaModel"/> plus the LM head (its own matrix, or the embedding
-/// matrix itself when <see cref="LlamaConfig.TieWordEmbeddings"/> is set). Parameter names follow Hugging Face
-/// (<c>model.layers.0.self_attn.q_proj.weight</c>, <c>lm_head.weight</c>, …).
+/// A Llama-family causal language model (Llama, Mistral, Qwen2/2.5, Qwen3, Gemma 2, Gemma 3 text; see
+/// <see cref="ModelFamily"/>): <see cref="LlamaModel"/> plus the LM head (its own matrix, or the embedding matrix itself
+/// when <see cref="LlamaConfig.TieWordEmbeddings"/> is set), and Gemma 2's final logit soft-capping. Parameter names follow
+/// Hugging Face (<c>model.layers.0.self_attn.q_proj.weight</c>, <c>lm_head.weight</c>, …).
 /// </summary>
 public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, IHiddenStateLanguageModel
 {
@@ -72,7 +73,13 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, IHiddenStateLa
     /// <inheritdoc />
     public Tensor OutputWeight => lm_head?.Weight ?? model.EmbedTokens.Weight;
 
-    /// <summary>Fills every weight with N(0, <paramref name="std"/>²) and the norms with 1, reproducibly from <paramref name="seed"/>.</summary>
+    /// <inheritdoc />
+    public double? LogitSoftcap => Config.FinalLogitSoftcapping;
+
+    /// <summary>
+    /// Fills every weight with N(0, <paramref name="std"/>²), the norms with their identity (1, or 0 for Gemma's (1 + w)
+    /// norms) and the biases with 0, reproducibly from <paramref name="seed"/>.
+    /// </summary>
     public LlamaForCausalLM InitializeWeights(long seed, double std = 0.02)
     {
         using var noGrad = no_grad();
@@ -80,7 +87,9 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, IHiddenStateLa
         foreach (var (name, p) in named_parameters())
         {
             if (name.EndsWith("norm.weight", StringComparison.Ordinal))
-                p.fill_(1.0);
+                p.fill_(Config.NormUnitOffset ? 0.0 : 1.0);
+            else if (name.EndsWith(".bias", StringComparison.Ordinal))
+                p.zero_();
             else
             {
                 using Tensor values = normal(0, std, p.shape, dtype: ScalarType.Float32, generator: generator);
@@ -114,7 +123,9 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, IHiddenStateLa
         using var scope = NewDisposeScope();
         Device device = Device;
         Tensor hidden = model.Forward(inputIds.to(device), attentionMask?.to(device), positionIds?.to(device), cache); // [B, N, D]
-        return nn.functional.linear(hidden, OutputWeight).MoveToOuterDisposeScope();               // [B, N, V]
+        Tensor logits = nn.functional.linear(hidden, OutputWeight);                                 // [B, N, V]
+        if (LogitSoftcap is double cap) logits = (logits / cap).tanh() * cap;                      // Gemma 2
+        return logits.MoveToOuterDisposeScope();
     }
 
     /// <summary>A new, empty key/value cache for this model.</summary>

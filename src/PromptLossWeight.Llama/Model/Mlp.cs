@@ -3,7 +3,10 @@ using static TorchSharp.torch;
 
 namespace PromptLossWeight.Llama.Model;
 
-/// <summary>The SwiGLU feed-forward block: <c>down(silu(gate(x)) · up(x))</c>.</summary>
+/// <summary>
+/// The gated feed-forward block: <c>down(act(gate(x)) · up(x))</c>, SwiGLU (act = SiLU) or, for Gemma, GeGLU with the
+/// tanh approximation of GELU.
+/// </summary>
 public sealed class Mlp : nn.Module<Tensor, Tensor>, IProjectionOwner
 {
 #pragma warning disable IDE1006 // field names are the Hugging Face module names
@@ -11,10 +14,12 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>, IProjectionOwner
     private nn.Module<Tensor, Tensor> up_proj;   // D → I
     private nn.Module<Tensor, Tensor> down_proj; // I → D
 #pragma warning restore IDE1006
+    private readonly HiddenActivation _activation;
 
     /// <summary>Creates the three projections for <paramref name="config"/>.</summary>
     public Mlp(LlamaConfig config, ScalarType dtype, Device device) : base(nameof(Mlp))
     {
+        _activation = config.Activation;
         long d = config.HiddenSize, inner = config.IntermediateSize;
         gate_proj = new Projection(d, inner, dtype, device);
         up_proj = new Projection(d, inner, dtype, device);
@@ -46,7 +51,18 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>, IProjectionOwner
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        Tensor hidden = nn.functional.silu(gate_proj.call(x)) * up_proj.call(x); // [B, N, I]
-        return down_proj.call(hidden).MoveToOuterDisposeScope();                  // [B, N, D]
+        Tensor gate = gate_proj.call(x);                                              // [B, N, I]
+        Tensor activated = _activation == HiddenActivation.Silu ? nn.functional.silu(gate) : GeluTanh(gate);
+        Tensor hidden = activated * up_proj.call(x);                                  // [B, N, I]
+        return down_proj.call(hidden).MoveToOuterDisposeScope();                      // [B, N, D]
+    }
+
+    /// <summary>GELU, tanh approximation: <c>x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³)))</c>, computed in fp32.</summary>
+    public static Tensor GeluTanh(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        Tensor x32 = x.to(ScalarType.Float32);
+        Tensor inner = (x32 + x32.pow(3) * 0.044715) * Math.Sqrt(2.0 / Math.PI);
+        return (x32 * 0.5 * (inner.tanh() + 1.0)).to(x.dtype).MoveToOuterDisposeScope();
     }
 }

@@ -5,19 +5,19 @@ namespace PromptLossWeight.Llama.Model;
 /// <summary>
 /// Rotary position embeddings in Hugging Face's rotate-half layout: feature i of a head is paired with feature
 /// i + headDim/2 and the pair is rotated by the angle <c>position · invFreq[i]</c>, where
-/// <c>invFreq[i] = theta^(-2i / headDim)</c> (optionally rescaled by Llama-3 rope scaling).
+/// <c>invFreq[i] = theta^(-2i / headDim)</c> (optionally rescaled by Llama-3 or linear rope scaling).
 /// </summary>
 public sealed class RotaryEmbedding
 {
     private readonly float[] _invFreq; // [headDim / 2]
 
-    /// <summary>Creates the frequencies for heads of width <paramref name="headDim"/>.</summary>
-    public RotaryEmbedding(int headDim, double theta, Llama3RopeScaling? scaling = null)
+    /// <summary>Creates the frequencies for heads of width <paramref name="headDim"/>; <paramref name="linearFactor"/> divides them (linear rope scaling).</summary>
+    public RotaryEmbedding(int headDim, double theta, Llama3RopeScaling? scaling = null, double linearFactor = 1.0)
     {
         if (headDim <= 0 || headDim % 2 != 0)
             throw new ArgumentOutOfRangeException(nameof(headDim), headDim, "The head width must be a positive even number.");
         HeadDim = headDim;
-        _invFreq = InverseFrequencies(headDim, theta, scaling).Select(f => (float)f).ToArray();
+        _invFreq = InverseFrequencies(headDim, theta, scaling, linearFactor).Select(f => (float)f).ToArray();
     }
 
     /// <summary>Width of one attention head.</summary>
@@ -26,9 +26,10 @@ public sealed class RotaryEmbedding
     /// <summary>
     /// The inverse frequencies <c>theta^(-2i/headDim)</c>, i = 0 … headDim/2 − 1, with Llama-3 scaling applied when given:
     /// wavelengths longer than <c>original / lowFreqFactor</c> are divided by <c>factor</c>, those shorter than
-    /// <c>original / highFreqFactor</c> are kept, and the band between is interpolated.
+    /// <c>original / highFreqFactor</c> are kept, and the band between is interpolated. Linear scaling divides every
+    /// frequency by <paramref name="linearFactor"/> (Gemma 3's global layers).
     /// </summary>
-    public static double[] InverseFrequencies(int headDim, double theta, Llama3RopeScaling? scaling)
+    public static double[] InverseFrequencies(int headDim, double theta, Llama3RopeScaling? scaling, double linearFactor = 1.0)
     {
         var inv = new double[headDim / 2];
         for (int i = 0; i < inv.Length; i++)
@@ -47,7 +48,7 @@ public sealed class RotaryEmbedding
                     f = (1 - smooth) * f / s.Factor + smooth * f;    // medium: interpolate
                 }
             }
-            inv[i] = f;
+            inv[i] = f / linearFactor;
         }
         return inv;
     }

@@ -58,15 +58,19 @@ public sealed class TokenStatistics : IDisposable
     /// <param name="labels">[B, N] int64; <see cref="TokenLabels.IgnoreIndex"/> marks ignored tokens.</param>
     /// <param name="answerTokenIds">Token ids for the restricted argmax; null for none.</param>
     /// <param name="chunkSize">Token rows projected at once.</param>
+    /// <param name="logitSoftcap">When set, the logits are soft-capped as <c>c · tanh(logits / c)</c> (Gemma 2).</param>
     public static TokenStatistics FromHiddenStates(Tensor hidden, Tensor outputWeight, Tensor labels, IReadOnlyList<long>? answerTokenIds = null,
-        int chunkSize = DefaultChunkSize)
+        int chunkSize = DefaultChunkSize, double? logitSoftcap = null)
     {
         OutputChecks.ValidateChunkSize(chunkSize);
         OutputChecks.ValidateHiddenAndHead(hidden, outputWeight, labels);
         OutputChecks.ValidateLogitsAndLabels(hidden, labels);
         long b = hidden.shape[0], n = hidden.shape[1], d = hidden.shape[2];
         Tensor weightT = outputWeight.t();                                                      // [D, V]
-        return FromRows(hidden.reshape(b * n, d), rows => rows.matmul(weightT), outputWeight.shape[0], labels, answerTokenIds, chunkSize);
+        Func<Tensor, Tensor> toLogits = logitSoftcap is double cap
+            ? rows => (rows.matmul(weightT) / cap).tanh() * cap                                 // soft-capped logits (Gemma 2)
+            : rows => rows.matmul(weightT);
+        return FromRows(hidden.reshape(b * n, d), toLogits, outputWeight.shape[0], labels, answerTokenIds, chunkSize);
     }
 
     /// <summary>

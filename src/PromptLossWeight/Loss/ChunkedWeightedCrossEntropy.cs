@@ -53,7 +53,7 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
         if (model is IHiddenStateLanguageModel hiddenModel)
         {
             Tensor hidden = hiddenModel.HiddenStates(batch.InputIds, batch.AttentionMask, batch.PositionIds);
-            loss = Compute(hidden, hiddenModel.OutputWeight, batch.Labels, weights, normalizer, ChunkSize, Normalization);
+            loss = Compute(hidden, hiddenModel.OutputWeight, batch.Labels, weights, normalizer, ChunkSize, Normalization, hiddenModel.LogitSoftcap);
         }
         else
         {
@@ -76,7 +76,8 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
         if (model is IHiddenStateLanguageModel hiddenModel)
         {
             Tensor hidden = hiddenModel.HiddenStates(batch.InputIds, batch.AttentionMask, batch.PositionIds);
-            return IWeightedLoss.Moved(TokenStatistics.FromHiddenStates(hidden, hiddenModel.OutputWeight, batch.Labels, answerTokenIds, ChunkSize));
+            return IWeightedLoss.Moved(TokenStatistics.FromHiddenStates(hidden, hiddenModel.OutputWeight, batch.Labels, answerTokenIds, ChunkSize,
+                hiddenModel.LogitSoftcap));
         }
         Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
         return IWeightedLoss.Moved(TokenStatistics.FromLogits(logits, batch.Labels, answerTokenIds, ChunkSize));
@@ -93,10 +94,13 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
     /// <param name="normalizer">The divisor; null means that of this batch under <paramref name="normalization"/> (the loss is 0 when it is 0). Must be finite and ≥ 0.</param>
     /// <param name="chunkSize">Token rows projected onto the vocabulary at once.</param>
     /// <param name="normalization">The divisor when <paramref name="normalizer"/> is null: Σw, or the number of weighted tokens.</param>
+    /// <param name="logitSoftcap">When set, the logits are <c>c · tanh((hidden · outputWeightᵀ) / c)</c> (Gemma 2).</param>
     /// <returns>A fp32 scalar; 0 with zero gradients when nothing has weight.</returns>
     public static Tensor Compute(Tensor hidden, Tensor outputWeight, Tensor labels, Tensor weights, double? normalizer = null,
-        int chunkSize = DefaultChunkSize, LossNormalization normalization = LossNormalization.WeightSum)
+        int chunkSize = DefaultChunkSize, LossNormalization normalization = LossNormalization.WeightSum, double? logitSoftcap = null)
     {
+        if (logitSoftcap is double c && !(c > 0 && double.IsFinite(c)))
+            throw new ArgumentOutOfRangeException(nameof(logitSoftcap), c, "The logit soft-cap must be a positive number.");
         OutputChecks.ValidateChunkSize(chunkSize);
         if (normalizer is double given) WeightedCrossEntropy.ValidateNormalizer(given);
         OutputChecks.ValidateHiddenAndHead(hidden, outputWeight, labels);
@@ -127,7 +131,8 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
         // can adopt that gradient as .grad instead of copying it (a gradient handed back from C# keeps an extra reference
         // while autograd accumulates it, which would force a copy of the whole [V, D] gradient).
         Tensor head = needWeight ? outputWeight.view(outputWeight.shape) : outputWeight;
-        Tensor loss = LinearCrossEntropyFunction.apply(selection.Hidden, head, selection.Targets, scale, chunkSize, needHidden, needWeight);
+        Tensor loss = LinearCrossEntropyFunction.apply(selection.Hidden, head, selection.Targets, scale, chunkSize, needHidden, needWeight,
+            logitSoftcap ?? 0.0);
         return loss.MoveToOuterDisposeScope();
     }
 

@@ -22,8 +22,11 @@ namespace PromptLossWeight.Loss;
 /// <para>A stored gradient may become the storage of the parameter's <c>.grad</c> (autograd adopts it rather than
 /// copying it), so a second backward pass through the same graph (<c>retain_graph</c>) recomputes the gradients from
 /// the saved inputs instead of reusing them. Double backward (<c>create_graph</c>) is not supported.</para>
+/// <para>Soft-capped logits (Gemma 2): with a cap c the logits are z = c · tanh(h · Wᵀ / c), and the chain rule adds the
+/// factor 1 − (z / c)² to ∂L/∂z before the two matmuls (<see cref="RunSoftCapped"/>).</para>
 /// <para>Arguments of <c>apply</c>: hidden [M, D], weight [V, D], targets [M] int64, scaled weights [M] fp32,
-/// chunk size (int), whether hidden needs a gradient (bool), whether the weight needs a gradient (bool).</para>
+/// chunk size (int), whether hidden needs a gradient (bool), whether the weight needs a gradient (bool), the logit
+/// soft-cap (double; 0 for none).</para>
 /// </remarks>
 internal sealed class LinearCrossEntropyFunction : autograd.SingleTensorFunction<LinearCrossEntropyFunction>
 {
@@ -34,9 +37,10 @@ internal sealed class LinearCrossEntropyFunction : autograd.SingleTensorFunction
     /// are kept here rather than saved as autograd variables because one of them may become the parameter's .grad,
     /// which the user may then change in place (autograd's version check on saved variables would then fail).
     /// </summary>
-    private sealed class State(int chunkSize, bool needHidden, bool needWeight, Tensor? gradHidden, Tensor? gradWeight)
+    private sealed class State(int chunkSize, bool needHidden, bool needWeight, double softcap, Tensor? gradHidden, Tensor? gradWeight)
     {
         public int ChunkSize { get; } = chunkSize;
+        public double Softcap { get; } = softcap;
         public bool NeedHidden { get; } = needHidden;
         public bool NeedWeight { get; } = needWeight;
         public Tensor? GradHidden { get; set; } = gradHidden;
@@ -56,10 +60,12 @@ internal sealed class LinearCrossEntropyFunction : autograd.SingleTensorFunction
         var scale = (Tensor)vars[3];
         int chunkSize = (int)vars[4];
         bool needHidden = (bool)vars[5], needWeight = (bool)vars[6];
+        double softcap = (double)vars[7];
 
-        var (loss, gradHidden, gradWeight) = Run(hidden, weight, targets, scale, chunkSize, needHidden, needWeight);
+        var (loss, gradHidden, gradWeight) = Run(hidden, weight, targets, scale, chunkSize, needHidden, needWeight, softcap);
         ctx.save_for_backward([hidden, weight, targets, scale]);
-        ctx.save_data(StateKey, new State(chunkSize, needHidden, needWeight, gradHidden?.DetachFromDisposeScope(), gradWeight?.DetachFromDisposeScope()));
+        ctx.save_data(StateKey, new State(chunkSize, needHidden, needWeight, softcap, gradHidden?.DetachFromDisposeScope(),
+            gradWeight?.DetachFromDisposeScope()));
         return loss;
     }
 
@@ -81,7 +87,8 @@ internal sealed class LinearCrossEntropyFunction : autograd.SingleTensorFunction
         else
         {
             List<Tensor> saved = ctx.get_saved_variables();
-            (_, gradHidden, gradWeight) = Run(saved[0], saved[1], saved[2], saved[3], state.ChunkSize, state.NeedHidden, state.NeedWeight);
+            (_, gradHidden, gradWeight) = Run(saved[0], saved[1], saved[2], saved[3], state.ChunkSize, state.NeedHidden, state.NeedWeight,
+                state.Softcap);
         }
 
         // Scaled on the device, without reading the factor back to the host (no synchronisation in backward).
@@ -90,15 +97,55 @@ internal sealed class LinearCrossEntropyFunction : autograd.SingleTensorFunction
             gradHidden?.mul_(factor);
             gradWeight?.mul_(factor);
         }
-        return [gradHidden!, gradWeight!, null!, null!, null!, null!, null!];
+        return [gradHidden!, gradWeight!, null!, null!, null!, null!, null!, null!];
     }
 
     /// <summary>The loss (fp32 scalar) and, where asked for, the gradients of hidden and weight, chunk by chunk.</summary>
     private static (Tensor Loss, Tensor? GradHidden, Tensor? GradWeight) Run(Tensor hidden, Tensor weight, Tensor targets, Tensor scale,
-        int chunkSize, bool needHidden, bool needWeight) =>
-        hidden.dtype == ScalarType.Float32
+        int chunkSize, bool needHidden, bool needWeight, double softcap) =>
+        softcap > 0 ? RunSoftCapped(hidden, weight, targets, scale, chunkSize, needHidden, needWeight, softcap)
+        : hidden.dtype == ScalarType.Float32
             ? RunFloat32(hidden, weight, targets, scale, chunkSize, needHidden, needWeight)
             : RunLowPrecision(hidden, weight, targets, scale, chunkSize, needHidden, needWeight);
+
+    /// <summary>
+    /// Soft-capped logits, any dtype: per chunk, l = h · Wᵀ in the input dtype, z = c · tanh(l / c) and its softmax in
+    /// fp32, then G = (s·softmax(z) − s·onehot) · (1 − (z/c)²) = ∂L/∂l, written back into l's buffer in the input dtype
+    /// for ∂L/∂h = G·W and ∂L/∂W += Gᵀ·h (accumulated in fp32 for fp32 weights, in the weight's dtype otherwise).
+    /// </summary>
+    private static (Tensor Loss, Tensor? GradHidden, Tensor? GradWeight) RunSoftCapped(Tensor hidden, Tensor weight, Tensor targets, Tensor scale,
+        int chunkSize, bool needHidden, bool needWeight, double cap)
+    {
+        using var scope = NewDisposeScope();
+        long m = hidden.shape[0], d = hidden.shape[1], v = weight.shape[0];
+        Tensor loss = zeros(Array.Empty<long>(), ScalarType.Float32, hidden.device);
+        Tensor? gradHidden = needHidden ? empty([m, d], hidden.dtype, hidden.device) : null;
+        Tensor? gradWeight = needWeight ? zeros([v, d], weight.dtype, hidden.device) : null;
+        Tensor weightT = weight.t();                                                                    // [D, V] view
+
+        for (long start = 0; start < m; start += chunkSize)
+        {
+            using var chunkScope = NewDisposeScope();
+            long rows = Math.Min(chunkSize, m - start);
+            Tensor h = hidden.narrow(0, start, rows);                          // [c, D]
+            Tensor t = targets.narrow(0, start, rows).unsqueeze(1);            // [c, 1]
+            Tensor s = scale.narrow(0, start, rows);                           // [c] fp32
+            Tensor logits = h.matmul(weightT);                                 // [c, V] input dtype
+            Tensor z = logits.to(ScalarType.Float32).div_(cap).tanh_().mul_(cap); // [c, V] fp32 soft-capped
+            Tensor targetLogit = z.gather(1, t).squeeze(1);                    // [c]
+            Tensor lse = z.logsumexp(1);                                       // [c]
+            loss.add_(((lse - targetLogit) * s).sum());
+            if (!needHidden && !needWeight) continue;
+
+            Tensor g = (z - lse.unsqueeze(1)).exp_().mul_(s.unsqueeze(1));     // s·softmax(z)
+            g.scatter_add_(1, t, s.neg().unsqueeze(1));                        // − s·onehot: ∂L/∂z
+            g.mul_(z.div_(cap).pow_(2).neg_().add_(1.0));                      // · (1 − (z/c)²): ∂L/∂l
+            Tensor gl = logits.copy_(g);                                       // [c, V] in the input dtype
+            gradHidden?.narrow(0, start, rows).addmm_(gl, weight, beta: 0);    // [c, D] = [c, V]·[V, D]
+            gradWeight?.addmm_(gl.t(), h);                                     // [V, D] += [V, c]·[c, D]
+        }
+        return (loss.MoveToOuterDisposeScope(), gradHidden?.MoveToOuterDisposeScope(), gradWeight?.MoveToOuterDisposeScope());
+    }
 
     /// <summary>
     /// fp32 inputs: the softmax and one-hot terms of ∂L/∂logits are applied on either side of the matmuls, so the [c, V]

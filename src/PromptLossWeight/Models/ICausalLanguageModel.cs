@@ -29,11 +29,17 @@ public interface ICausalLanguageModel
 /// </summary>
 public interface IHiddenStateLanguageModel : ICausalLanguageModel
 {
-    /// <summary>Final (normalised) hidden states [B, N, D]; <c>Logits = HiddenStates · OutputWeightᵀ</c>.</summary>
+    /// <summary>
+    /// Final (normalised) hidden states [B, N, D]; <c>Logits = HiddenStates · OutputWeightᵀ</c>, soft-capped as
+    /// <c>c · tanh(logits / c)</c> when <see cref="LogitSoftcap"/> is set.
+    /// </summary>
     Tensor HiddenStates(Tensor inputIds, Tensor? attentionMask = null, Tensor? positionIds = null);
 
     /// <summary>The LM-head weight [V, D] (shared with the embedding when the model ties them).</summary>
     Tensor OutputWeight { get; }
+
+    /// <summary>The final logit soft-cap c (Gemma 2's <c>final_logit_softcapping</c>), or null when the logits are used as projected.</summary>
+    double? LogitSoftcap => null;
 }
 
 /// <summary>Adapters that turn plain TorchSharp modules into <see cref="ICausalLanguageModel"/>s.</summary>

@@ -44,6 +44,19 @@ public class TokenStatisticsTests
     }
 
     [Fact]
+    public void Soft_capped_statistics_equal_those_of_the_capped_full_logits()
+    {
+        using var scope = NewDisposeScope();
+        var (hidden, head, labels) = RandomCase(4, 2, 9, 8, 23);
+        Tensor capped = (hidden.matmul(head.t()) * 3 / 2.0).tanh() * 2.0;
+        using TokenStatistics chunked = TokenStatistics.FromHiddenStates(hidden * 3, head, labels, [2, 5], chunkSize: 4, logitSoftcap: 2.0);
+        using TokenStatistics full = TokenStatistics.FromLogits(capped, labels, [2, 5]);
+
+        (chunked.Loss - full.Loss).abs().max().item<float>().Should().BeLessThan(1e-5f);
+        chunked.Correct.data<bool>().ToArray().Should().Equal(full.Correct.data<bool>().ToArray());
+    }
+
+    [Fact]
     public void The_restricted_argmax_picks_the_best_answer_id_even_when_another_token_scores_higher()
     {
         using var scope = NewDisposeScope();

@@ -28,10 +28,11 @@ public class ChunkedWeightedCrossEntropyTests
         return new Case(hidden, head, labels, weights);
     }
 
-    private static (Tensor Loss, Tensor GradHidden, Tensor GradHead) Naive(Case c, double? normalizer = null)
+    private static (Tensor Loss, Tensor GradHidden, Tensor GradHead) Naive(Case c, double? normalizer = null, double? softcap = null)
     {
         Tensor hidden = c.Hidden.detach().requires_grad_(), head = c.Head.detach().requires_grad_();
         Tensor logits = hidden.matmul(head.t());
+        if (softcap is double cap) logits = (logits / cap).tanh() * cap;
         Tensor loss = normalizer is double n
             ? WeightedCrossEntropy.Compute(logits, c.Labels, c.Weights, n)
             : WeightedCrossEntropy.Compute(logits, c.Labels, c.Weights);
@@ -39,10 +40,10 @@ public class ChunkedWeightedCrossEntropyTests
         return (loss.detach(), hidden.grad!, head.grad!);
     }
 
-    private static (Tensor Loss, Tensor GradHidden, Tensor GradHead) Chunked(Case c, int chunkSize, double? normalizer = null)
+    private static (Tensor Loss, Tensor GradHidden, Tensor GradHead) Chunked(Case c, int chunkSize, double? normalizer = null, double? softcap = null)
     {
         Tensor hidden = c.Hidden.detach().requires_grad_(), head = c.Head.detach().requires_grad_();
-        Tensor loss = ChunkedWeightedCrossEntropy.Compute(hidden, head, c.Labels, c.Weights, normalizer, chunkSize);
+        Tensor loss = ChunkedWeightedCrossEntropy.Compute(hidden, head, c.Labels, c.Weights, normalizer, chunkSize, logitSoftcap: softcap);
         loss.backward();
         return (loss.detach(), hidden.grad!, head.grad!);
     }
@@ -97,6 +98,24 @@ public class ChunkedWeightedCrossEntropyTests
         ShouldBeClose(chunked.Loss, naive.Loss, 1e-3, "loss");
         ShouldBeClose(chunked.GradHidden, naive.GradHidden, 2e-2, "gradient of the hidden states");
         ShouldBeClose(chunked.GradHead, naive.GradHead, 2e-2, "gradient of the head weight");
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32, 1e-5, 1e-5)]
+    [InlineData(ScalarType.BFloat16, 1e-3, 2e-2)]
+    public void Soft_capped_logits_give_the_loss_and_gradients_of_capping_the_full_logits(ScalarType dtype, double lossTolerance, double gradientTolerance)
+    {
+        using var scope = NewDisposeScope();
+        Case c = RandomCase(23, 2, 20, 16, 48, dtype);
+        using (no_grad()) c.Hidden.mul_(3);                    // logits well past the cap, where tanh bends them
+        var naive = Naive(c, softcap: 2.0);
+        var chunked = Chunked(c, 6, softcap: 2.0);
+        var uncapped = Naive(c);
+
+        ShouldBeClose(chunked.Loss, naive.Loss, lossTolerance, "loss");
+        ShouldBeClose(chunked.GradHidden, naive.GradHidden, gradientTolerance, "gradient of the hidden states");
+        ShouldBeClose(chunked.GradHead, naive.GradHead, gradientTolerance, "gradient of the head weight");
+        Math.Abs(uncapped.Loss.item<float>() - naive.Loss.item<float>()).Should().BeGreaterThan(0.1f, "the cap changes the loss");
     }
 
     [Fact]
