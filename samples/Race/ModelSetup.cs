@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using PromptLossWeight.Hub;
+using PromptLossWeight.Llama;
 using PromptLossWeight.Llama.Chat;
 using PromptLossWeight.Llama.Checkpoints;
 using PromptLossWeight.Llama.Lora;
@@ -134,36 +135,25 @@ public sealed class ModelSetup
         if (!File.Exists(Path.Combine(dir, "config.json")))
             throw new ArgumentException($"--model {dir}: no config.json (expected an HF checkpoint folder of a supported family: {string.Join(", ", LlamaConfig.SupportedModelTypes)}).");
         LlamaConfig config = LlamaConfig.Load(Path.Combine(dir, "config.json"));
-        string tokenizerPath = Path.Combine(dir, "tokenizer.model");
         string vocabularyPath = Path.Combine(dir, "vocab.txt");
-        ChatTokenizer tokenizer;
-        if (File.Exists(tokenizerPath))
+        ChatTemplate template;
+        if (File.Exists(vocabularyPath) && !TokenizerLoader.TokenizerFiles.Any(f => File.Exists(Path.Combine(dir, f))))
         {
-            // SentencePiece or tiktoken, told apart by content; a broken file gets its own parser's error, naming it.
-            tokenizer = TokenizerLoader.LoadFile(tokenizerPath);
-        }
-        else if (File.Exists(vocabularyPath))
-        {
-            tokenizer = WordLevelTokenizer.Load(vocabularyPath);   // a checkpoint of the small word-level model
-        }
-        else if (File.Exists(Path.Combine(dir, "tokenizer.json")))
-        {
-            tokenizer = TokenizerLoader.Load(dir).Tokenizer;             // Qwen's and others' Hugging Face tokenizer.json
+            // A checkpoint of this sample's small word-level model: its vocab.txt, and its own template if it has one.
+            ChatTokenizer words = WordLevelTokenizer.Load(vocabularyPath);
+            template = options.ChatTemplate is { } chosen ? ChatTemplate.Create(chosen, words)
+                : HasChatTemplate(dir) ? ChatTemplate.FromPretrained(dir, words) : WordLevelTokenizer.Template(words);
         }
         else
         {
-            throw new ArgumentException($"--model {dir}: no tokenizer.model (Llama-2 SentencePiece or Llama-3 tiktoken), tokenizer.json or word-level vocab.txt in the folder.");
+            // The library's loader: tokenizer.json, tokenizer.model or original/tokenizer.model, and the folder's own
+            // chat template (a built-in one when it has none); --chat-template overrides the template.
+            PretrainedTokenizer pretrained = LlamaPretrained.LoadTokenizer(dir);
+            if (pretrained.Tokenizer.VocabSize > config.VocabSize)
+                throw new ArgumentException($"--model {dir}: {pretrained.TokenizerFile} has {pretrained.Tokenizer.VocabSize} ids but config.json has vocab_size {config.VocabSize}; they do not belong together.");
+            template = options.ChatTemplate is { } chosen ? ChatTemplate.Create(chosen, pretrained.Tokenizer) : pretrained.Template;
         }
-        // Llama and Mistral keep the built-in template of their tokenizer; the other families render with their own.
-        bool ownTemplate = options.ChatTemplate is null && config.Family is not (ModelFamily.Llama or ModelFamily.Mistral) && HasChatTemplate(dir);
-        ChatTemplate template = ownTemplate
-            ? ChatTemplate.FromPretrained(dir, tokenizer)
-            : ChatTemplate.Create(options.ChatTemplate ?? tokenizer.Kind switch
-            {
-                TokenizerKind.SentencePiece => "llama-2",
-                TokenizerKind.Tiktoken => "llama-3",
-                _ => "chatml",
-            }, tokenizer);
+        ChatTokenizer tokenizer = template.Tokenizer;
         string templateName = template.Name;
         var lora = new LoraConfig { R = options.LoraRank, Alpha = 2.0 * options.LoraRank, Dropout = 0.05, TargetModules = ["q_proj", "k_proj", "v_proj", "o_proj"] }.Validate();
         string name = dir == options.ModelDirectory ? dir : $"{options.ModelDirectory} ({dir})";

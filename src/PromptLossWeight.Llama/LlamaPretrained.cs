@@ -15,6 +15,14 @@ namespace PromptLossWeight.Llama;
 /// <param name="Notes">What the loaders noticed: skipped files, the template used.</param>
 public sealed record LlamaPretrainedResult(LlamaForCausalLM Model, ChatTokenizer Tokenizer, IChatTemplate Template, IReadOnlyList<string> Notes);
 
+/// <summary>What <see cref="LlamaPretrained.LoadTokenizer"/> found in a model folder: its tokenizer and chat template, without the weights.</summary>
+/// <param name="Tokenizer">The tokenizer (<see cref="TokenizerLoader.Load"/>).</param>
+/// <param name="Template">The model's own chat template, or a built-in one when the folder has none.</param>
+/// <param name="TokenizerFile">The tokenizer file read.</param>
+/// <param name="Folder">The model folder (a repo id resolved through the cache).</param>
+/// <param name="Notes">What the loaders noticed: skipped files, the template used.</param>
+public sealed record PretrainedTokenizer(ChatTokenizer Tokenizer, ChatTemplate Template, string TokenizerFile, string Folder, IReadOnlyList<string> Notes);
+
 /// <summary>
 /// One call that loads model, tokenizer and chat template from a Hugging Face model folder of any supported family
 /// (llama, mistral, qwen2, qwen3, gemma2, gemma3_text; see <see cref="ModelFamily"/>).
@@ -37,10 +45,31 @@ public static class LlamaPretrained
     public static LlamaPretrainedResult Load(string folder, torch.Device? device = null, torch.ScalarType? dtype = null, ILogger? logger = null,
         HubOptions? hub = null)
     {
+        PretrainedTokenizer loaded = LoadTokenizer(folder, hub);
+        folder = loaded.Folder;
+        var tokenizer = loaded.Tokenizer;
+        var model = LlamaCheckpoint.Load(folder, device, dtype, logger);
+        if (tokenizer.VocabSize > model.Config.VocabSize)
+        {
+            model.Dispose();
+            throw new InvalidDataException(
+                $"{loaded.TokenizerFile}: the tokenizer has {tokenizer.VocabSize} ids but {Path.Combine(folder, "config.json")} has vocab_size {model.Config.VocabSize}; they do not belong together.");
+        }
+        return new LlamaPretrainedResult(model, tokenizer, loaded.Template, loaded.Notes);
+    }
+
+    /// <summary>
+    /// The tokenizer and chat template of a model folder (as <see cref="Load"/> finds them), without loading the
+    /// weights: for callers that make several models from one folder.
+    /// </summary>
+    /// <param name="folder">The model folder, or a Hugging Face repo id resolved through the local cache.</param>
+    /// <param name="hub">Cache locations and download policy; null: the defaults (no download).</param>
+    public static PretrainedTokenizer LoadTokenizer(string folder, HubOptions? hub = null)
+    {
         folder = HuggingFaceHub.ResolveModelFolder(folder, hub);
         var tokenizer = TokenizerLoader.Load(folder);
         var notes = tokenizer.Notes.ToList();
-        IChatTemplate template;
+        ChatTemplate template;
         try
         {
             template = ChatTemplate.FromPretrained(folder, tokenizer.Tokenizer);
@@ -51,14 +80,7 @@ public static class LlamaPretrained
             template = BuiltIn(tokenizer.Tokenizer, folder);
             notes.Add($"no chat template in {folder}; using the built-in {template.Name} template.");
         }
-        var model = LlamaCheckpoint.Load(folder, device, dtype, logger);
-        if (tokenizer.Tokenizer.VocabSize > model.Config.VocabSize)
-        {
-            model.Dispose();
-            throw new InvalidDataException(
-                $"{tokenizer.File}: the tokenizer has {tokenizer.Tokenizer.VocabSize} ids but {Path.Combine(folder, "config.json")} has vocab_size {model.Config.VocabSize}; they do not belong together.");
-        }
-        return new LlamaPretrainedResult(model, tokenizer.Tokenizer, template, notes);
+        return new PretrainedTokenizer(tokenizer.Tokenizer, template, tokenizer.File, folder, notes);
     }
 
     private static ChatTemplate BuiltIn(ChatTokenizer tokenizer, string folder)

@@ -88,6 +88,19 @@ public sealed class HubCommandLineTests : IDisposable
         report.Should().Contain("template chat_template of").And.Contain("tokenizer_config.json");
     }
 
+    [Fact]
+    public void A_llama_3_folder_with_tokenizer_json_trains_with_its_own_chat_template()
+    {
+        string model = Llama3Folder.Write(_dir.File("staging-llama3")), race = RaceParquetRepo();
+
+        var (code, error) = Run(TinySweep("--model", model, "--data", race));
+
+        error.Should().BeEmpty();
+        code.Should().Be(0);
+        string report = File.ReadAllText(Path.Combine(_dir.File("out"), "report.md"));
+        report.Should().Contain("template chat_template of").And.Contain("tokenizer_config.json");
+    }
+
     /// <summary>RACE as the Hub's Parquet conversion lays it out: all/train-00000-of-00001.parquet, all/validation-….</summary>
     private string RaceParquetRepo()
     {

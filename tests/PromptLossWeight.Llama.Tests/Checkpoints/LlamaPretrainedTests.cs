@@ -67,6 +67,19 @@ public class LlamaPretrainedTests
     }
 
     [Fact]
+    public void The_tokenizer_and_template_load_without_reading_the_weights()
+    {
+        using var folder = ModelFolder("{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}");
+        foreach (string weights in Directory.GetFiles(folder.Path, "*.safetensors")) File.Delete(weights);
+
+        var loaded = LlamaPretrained.LoadTokenizer(folder.Path);
+
+        loaded.Tokenizer.Kind.Should().Be(Llama.Tokenizers.TokenizerKind.SentencePiece);
+        loaded.Template.Should().BeOfType<JinjaChatTemplate>();
+        loaded.TokenizerFile.Should().EndWith("tokenizer.model");
+    }
+
+    [Fact]
     public void A_tokenizer_larger_than_the_models_vocabulary_is_refused_naming_both_files()
     {
         using var folder = ModelFolder(chatTemplate: null, vocabSize: 64);
