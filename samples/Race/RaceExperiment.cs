@@ -78,13 +78,30 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
             $"sequences (chat template): mean {train.Average(e => e.Length):F0} tokens, Rg arithmetic mean {rg.ArithmeticMean:G3}, geometric mean {rg.GeometricMean:G3}{shortened}"));
 
         Directory.CreateDirectory(options.OutputDirectory);
-        // The trainer's own plan (packing included), so warm-up, evaluation interval and progress match its steps.
-        long totalSteps = Trainer.PlanTotalSteps(new TrainerOptions
+        // What every PLW run shares, built once; the trainer's own plan of it (packing included) gives the steps that
+        // warm-up, the evaluation interval and the progress bars count.
+        TrainerOptions shared = new()
         {
-            OutputDirectory = options.OutputDirectory, Epochs = options.Epochs, MaxSteps = options.MaxSteps,
-            BatchSize = options.BatchSize, PackedRowLength = options.PackedRowLength, Seed = options.Seed,
-        }, train);
+            OutputDirectory = options.OutputDirectory,
+            Loss = setup.Loss,
+            LearningRate = options.LearningRate,
+            LearningRateSchedule = options.LearningRateSchedule,
+            Epochs = options.Epochs,
+            MaxSteps = options.MaxSteps,
+            BatchSize = options.BatchSize,
+            PackedRowLength = options.PackedRowLength,
+            EvalBatchSize = Math.Max(options.BatchSize, 64),
+            Seed = options.Seed,
+            MetricForBest = MetricNames.CompletionLoss,
+            SaveTotalLimit = 1,
+            AnswerTokenIds = renderer.AnswerTokenIds,
+            PadTokenId = setup.PadTokenId,
+            Device = device,
+            ResumeFrom = TrainerOptions.Latest,
+        };
+        long totalSteps = Trainer.PlanTotalSteps(shared, train);
         int evalSteps = options.EvalSteps ?? (int)Math.Max(1, totalSteps / 16);
+        shared = shared with { WarmupSteps = Math.Min(100, totalSteps / 10), EvalSteps = evalSteps, LoggingSteps = evalSteps };
 
         var results = new (IReadOnlyList<MetricRecord> History, RunSummary Summary)[options.PromptLossWeights.Count];
         int parallel = Math.Min(options.Parallelism ?? 1, options.PromptLossWeights.Count);
@@ -95,7 +112,7 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
             Parallel.For(0, options.PromptLossWeights.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel }, i =>
             {
                 double plw = options.PromptLossWeights[i];
-                results[i] = RunOne(plw, runKey, setup, renderer, train, validation, totalSteps, evalSteps, device, progress);
+                results[i] = RunOne(plw, runKey, setup, shared, train, validation, totalSteps, progress);
             });
         }
         catch (AggregateException e) when (e.InnerExceptions.Count == 1)
@@ -233,36 +250,14 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
         : string.Create(CultureInfo.InvariantCulture,
             $"free-form retrieval accuracy {history[^1].Get(MetricNames.Accuracy):F3} at step {history[^1].Step} (answer loss {history[^1].Get(MetricNames.CompletionLoss):F3})");
 
-    private (IReadOnlyList<MetricRecord>, RunSummary) RunOne(double plw, string runKey, ModelSetup setup, RaceRenderer renderer, IReadOnlyList<MaskedExample> train,
-        IReadOnlyList<MaskedExample> validation, long totalSteps, int evalSteps, Device device, IRaceProgress progress)
+    private (IReadOnlyList<MetricRecord>, RunSummary) RunOne(double plw, string runKey, ModelSetup setup, TrainerOptions shared, IReadOnlyList<MaskedExample> train,
+        IReadOnlyList<MaskedExample> validation, long totalSteps, IRaceProgress progress)
     {
         string runDir = Path.Combine(options.OutputDirectory, "runs", RunName(plw));
         Directory.CreateDirectory(runDir);
         File.WriteAllText(Path.Combine(runDir, RunFileName),
             System.Text.Json.JsonSerializer.Serialize(new { key = runKey, plw }));
-        var trainerOptions = new TrainerOptions
-        {
-            OutputDirectory = runDir,
-            PromptLossWeight = plw,
-            Loss = setup.Loss,
-            LearningRate = options.LearningRate,
-            LearningRateSchedule = options.LearningRateSchedule,
-            WarmupSteps = Math.Min(100, totalSteps / 10),
-            Epochs = options.Epochs,
-            MaxSteps = options.MaxSteps,
-            BatchSize = options.BatchSize,
-            PackedRowLength = options.PackedRowLength,
-            EvalBatchSize = Math.Max(options.BatchSize, 64),
-            EvalSteps = evalSteps,
-            LoggingSteps = evalSteps,
-            Seed = options.Seed,
-            MetricForBest = MetricNames.CompletionLoss,
-            SaveTotalLimit = 1,
-            AnswerTokenIds = renderer.AnswerTokenIds,
-            PadTokenId = setup.PadTokenId,
-            Device = device,
-            ResumeFrom = TrainerOptions.Latest,
-        };
+        TrainerOptions trainerOptions = shared with { OutputDirectory = runDir, PromptLossWeight = plw };
         var watch = Stopwatch.StartNew();
         progress.RunStarted(plw, totalSteps);
         var model = setup.NewModel();
