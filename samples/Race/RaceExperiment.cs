@@ -282,15 +282,15 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
 
     private sealed class PretrainingCallback(IRaceProgress progress) : TrainerCallback
     {
-        public override void OnStepEnd(TrainerContext context) => progress.PretrainingStep(context.Step, context.StepLoss);
+        public override void OnStepEnd(TrainerState state, TrainerControl control) => progress.PretrainingStep(state.Step, state.StepLoss);
 
-        public override void OnEvaluate(TrainerContext context, MetricRecord record) => progress.PretrainingEvaluated(record);
+        public override void OnEvaluate(TrainerState state, TrainerControl control, MetricRecord record) => progress.PretrainingEvaluated(record);
     }
 
     private sealed class ProgressCallback(double plw, IRaceProgress progress) : TrainerCallback
     {
-        public override void OnStepEnd(TrainerContext context) => progress.StepEnded(plw, context.Step, context.StepLoss);
+        public override void OnStepEnd(TrainerState state, TrainerControl control) => progress.StepEnded(plw, state.Step, state.StepLoss);
 
-        public override void OnEvaluate(TrainerContext context, MetricRecord record) => progress.Evaluated(plw, record);
+        public override void OnEvaluate(TrainerState state, TrainerControl control, MetricRecord record) => progress.Evaluated(plw, record);
     }
 }

@@ -50,10 +50,7 @@ public sealed class MicroBatch
     {
         ArgumentNullException.ThrowIfNull(examples);
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch size must be at least 1.");
-        var batches = new List<MicroBatch>();
-        for (int i = 0; i < examples.Count; i += batchSize)
-            batches.Add(new MicroBatch(examples.Skip(i).Take(batchSize).ToList()));
-        return batches;
+        return examples.Chunk(batchSize).Select(group => new MicroBatch(group)).ToList();
     }
 
     /// <summary>

@@ -56,14 +56,14 @@ public sealed class TensorBoardCallback : TrainerCallback, IDisposable
     /// <summary>
     /// Logs the step loss (NaN or infinity for a skipped non-finite step) every <see cref="StepLossInterval"/> steps.
     /// </summary>
-    public override void OnStepEnd(TrainerContext context)
+    public override void OnStepEnd(TrainerState state, TrainerControl control)
     {
-        if (StepLossInterval > 0 && context.Step % StepLossInterval == 0)
-            Writer().AddScalar(StepLossTag, context.StepLoss, context.Step);
+        if (StepLossInterval > 0 && state.Step % StepLossInterval == 0)
+            Writer().AddScalar(StepLossTag, state.StepLoss, state.Step);
     }
 
     /// <summary>Logs the record's training state and metrics at its step.</summary>
-    public override void OnEvaluate(TrainerContext context, MetricRecord record)
+    public override void OnEvaluate(TrainerState state, TrainerControl control, MetricRecord record)
     {
         var scalars = new List<KeyValuePair<string, double>>
         {
@@ -77,7 +77,7 @@ public sealed class TensorBoardCallback : TrainerCallback, IDisposable
     }
 
     /// <summary>Closes the event file.</summary>
-    public override void OnTrainEnd(TrainerContext context) => Dispose();
+    public override void OnTrainEnd(TrainerState state, TrainerControl control) => Dispose();
 
     /// <summary>Closes the event file (for runs that end with an exception).</summary>
     public void Dispose()

@@ -60,6 +60,13 @@ public static class WeightedCrossEntropy
     public static double Normalizer(Tensor labels, Tensor weights, LossNormalization normalization)
     {
         using var scope = NewDisposeScope();
+        return NormalizerTensor(labels, weights, normalization).item<double>();
+    }
+
+    /// <summary>The <see cref="Normalizer"/> as a fp64 scalar on the weights' device (no host read).</summary>
+    internal static Tensor NormalizerTensor(Tensor labels, Tensor weights, LossNormalization normalization)
+    {
+        using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         Tensor w = ShiftedWeights(labels, weights);
         Tensor total = normalization switch
@@ -68,7 +75,7 @@ public static class WeightedCrossEntropy
             LossNormalization.NonZeroTokens => w.gt(0).sum(),
             _ => throw new ArgumentOutOfRangeException(nameof(normalization), normalization, "Unknown loss normalization."),
         };
-        return total.to(ScalarType.Float64).item<double>();
+        return total.to(ScalarType.Float64).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -151,12 +158,21 @@ public static class WeightedCrossEntropy
             throw new ArgumentException($"weights must be floating point; got {weights.dtype}.", nameof(weights));
         if (!OutputChecks.SameDevice(weights, logits))
             throw new ArgumentException($"weights are on {weights.device} but logits are on {logits.device}.", nameof(weights));
+        RequireFiniteNonNegative(weights);
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="weights"/> are finite and ≥ 0: one host read for both, or none inside a
+    /// <see cref="DeferredChecks"/> scope (the trainer reads them with its step's normaliser).
+    /// </summary>
+    internal static void RequireFiniteNonNegative(Tensor weights)
+    {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        if (!isfinite(weights).all().item<bool>())
-            throw new ArgumentException($"weights {OutputChecks.Shape(weights)} contain NaN or infinity.", nameof(weights));
-        if (weights.lt(0).any().item<bool>())
-            throw new ArgumentException($"weights {OutputChecks.Shape(weights)} contain negative values; weights must be >= 0.", nameof(weights));
+        string shape = OutputChecks.Shape(weights);
+        DeferredChecks.Require(nameof(weights),
+            (isfinite(weights).all(), $"weights {shape} contain NaN or infinity."),
+            (weights.ge(0).all(), $"weights {shape} contain negative values; weights must be >= 0."));
     }
 
     /// <summary>fp32 for fp32/bf16/fp16 logits; fp64 stays fp64 (useful for gradient checks).</summary>

@@ -44,7 +44,8 @@ internal static class OutputChecks
     {
         if (targets.numel() == 0) return;
         using var scope = NewDisposeScope();
-        long min = targets.min().item<long>(), max = targets.max().item<long>();
+        long[] range = stack([targets.min(), targets.max()]).cpu().data<long>().ToArray(); // one host read
+        long min = range[0], max = range[1];
         if (min < 0 || max >= vocabularySize)
             throw new ArgumentException(
                 $"labels must be token ids in [0, {vocabularySize}) or {Masking.TokenLabels.IgnoreIndex}; found {(min < 0 ? min : max)}.", "labels");

@@ -37,9 +37,10 @@ public sealed class EarlyStoppingCallback : TrainerCallback
     public double Threshold { get; }
 
     /// <inheritdoc />
-    public override void OnEvaluate(TrainerContext context, MetricRecord record)
+    public override void OnEvaluate(TrainerState state, TrainerControl control, MetricRecord record)
     {
-        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(control);
         ArgumentNullException.ThrowIfNull(record);
         if (record.Metrics.Count == 0) return; // no evaluation data: nothing to judge
         if (!record.Metrics.ContainsKey(Metric))
@@ -48,7 +49,7 @@ public sealed class EarlyStoppingCallback : TrainerCallback
         double best = double.NaN;
         long bestStep = 0;
         int without = 0;
-        foreach (MetricRecord r in context.History)
+        foreach (MetricRecord r in state.History)
         {
             double value = r.Get(Metric);
             if (Improves(value, best, GreaterIsBetter, Threshold))
@@ -61,7 +62,7 @@ public sealed class EarlyStoppingCallback : TrainerCallback
             }
         }
         if (without >= Patience)
-            context.RequestStop(string.Create(CultureInfo.InvariantCulture,
+            control.RequestStop(string.Create(CultureInfo.InvariantCulture,
                 $"early stopping: {Metric} did not improve for {Patience} evaluations (best {best:G6} at step {bestStep})"));
     }
 

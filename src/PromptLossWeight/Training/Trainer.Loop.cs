@@ -39,15 +39,15 @@ public partial class Trainer
             throw new InvalidOperationException($"The model was moved to {_trainable[0].Parameter.device} after the trainer was created for {Device}; create the trainer after moving the model.");
         _optimizer = new TrainerOptimizer(_trainable, Options);
         string? resumeFrom = ResolveResume();
-        if (resumeFrom is not null) LoadCheckpoint(resumeFrom);
+        if (resumeFrom is not null) _state = LoadCheckpoint(resumeFrom);
         else
         {
             random.manual_seed(Options.Seed);
-            _state = new TrainerState { Seed = Options.Seed };
-            StartNewRun();
+            _state = new TrainerState { Seed = Options.Seed, RunId = StartNewRun() };
         }
+        _state.TotalSteps = TotalSteps;
 
-        var context = new TrainerContext { TotalSteps = TotalSteps, History = _history };
+        var control = new TrainerControl();
         Logger.LogInformation("Training {Total} steps ({PerEpoch} per epoch), starting at step {Step}, on {Device}.",
             TotalSteps, steps.StepsPerEpoch, _state.Step, Device);
         Model.Module.train();
@@ -55,10 +55,10 @@ public partial class Trainer
         bool evaluatedAtThisStep = false;
         while (_state.Step < TotalSteps)
         {
-            IReadOnlyList<MicroBatch> plan = Plan(_state.Epoch);
+            IReadOnlyList<MicroBatch> plan = Plan(_state.EpochIndex);
             if (_state.MicroBatchInEpoch >= plan.Count)
             {
-                _state.Epoch++;
+                _state.EpochIndex++;
                 _state.MicroBatchInEpoch = 0;
                 continue;
             }
@@ -71,8 +71,11 @@ public partial class Trainer
 
             _state.MicroBatchInEpoch += take;
             _state.Step++;
+            _state.Epoch = EpochsCompleted(_state.Step);
             _state.PromptLossWeight = roleWeights.User;
             _state.LearningRate = lr;
+            _state.StepLoss = loss;
+            _state.StepSkipped = skipped;
             if (skipped) HandleNonFinite(loss);
             else
             {
@@ -81,39 +84,77 @@ public partial class Trainer
                 _state.TrainLossCount++;
             }
 
-            UpdateContext(context, loss, skipped);
-            foreach (TrainerCallback c in Callbacks) c.OnStepEnd(context);
+            foreach (TrainerCallback c in Callbacks) c.OnStepEnd(_state, control);
             if (_state.Step % Options.LoggingSteps == 0)
                 Logger.LogInformation("step {Step}/{Total} epoch {Epoch} loss {Loss} plw {Plw} lr {Lr}",
-                    _state.Step, TotalSteps, Format(Epoch, "F2"), Format(loss, "F5"), Format(roleWeights.User, "G4"), Format(lr, "E3"));
+                    _state.Step, TotalSteps, Format(_state.Epoch, "F2"), Format(loss, "F5"), Format(roleWeights.User, "G4"), Format(lr, "E3"));
 
             evaluatedAtThisStep = false;
-            if (_state.Step % steps.EvalEvery == 0 || _state.Step == TotalSteps)
+            if (_state.Step % steps.EvalEvery == 0 || _state.Step == TotalSteps || control.ShouldEvaluate)
             {
-                EvaluateAndSave(context);
+                EvaluateAndSave(control);
                 evaluatedAtThisStep = true;
             }
-            if (context.ShouldStop)
+            if (control.ShouldStop)
             {
-                stopReason = context.StopReason!;
+                stopReason = control.StopReason!;
                 break;
             }
         }
-        if (!evaluatedAtThisStep && _state.Step > 0 && context.ShouldStop) EvaluateAndSave(context);
+        if (!evaluatedAtThisStep && _state.Step > 0 && control.ShouldStop) EvaluateAndSave(control);
 
         Logger.LogInformation("Training ended at step {Step}: {Reason}.", _state.Step, stopReason);
-        UpdateContext(context, context.StepLoss, context.StepSkipped);
-        foreach (TrainerCallback c in Callbacks) c.OnTrainEnd(context);
+        foreach (TrainerCallback c in Callbacks) c.OnTrainEnd(_state, control);
         string? best = _state.BestStep is long bestStep ? Path.Combine(Options.OutputDirectory, TrainerCheckpoints.FolderName(bestStep)) : null;
         if (best is not null && !Directory.Exists(best)) best = null;
         string? last = _lastCheckpoint ?? OwnCheckpoints().Select(c => c.Path).LastOrDefault();
-        return new TrainResult(_history.ToList(), best, _state.BestMetric, _state.Step, _state.SkippedSteps, stopReason, last);
+        return new TrainResult(_state, stopReason, best, last);
+    }
+
+    /// <summary>
+    /// Evaluates (when there is evaluation data), appends the history row, updates the best metric, tells the
+    /// callbacks, and saves a checkpoint.
+    /// </summary>
+    private void EvaluateAndSave(TrainerControl control)
+    {
+        control.EvaluationServed();
+        IReadOnlyDictionary<string, double> metrics = EvalData.Count > 0 ? Evaluate() : new Dictionary<string, double>();
+        double trainLoss = _state.TrainLossCount > 0 ? _state.TrainLossSum / _state.TrainLossCount : double.NaN;
+        var record = new MetricRecord(_state.Step, _state.Epoch, _state.PromptLossWeight, _state.LearningRate, trainLoss,
+            new Dictionary<string, double>(metrics, StringComparer.Ordinal));
+        _state.HistoryRows.Add(record);
+        _state.TrainLossSum = 0;
+        _state.TrainLossCount = 0;
+        MetricHistory.Write(Options.OutputDirectory, _state.History);
+        Logger.LogInformation("eval step {Step}: {Metrics}", _state.Step,
+            string.Join(", ", metrics.Select(kv => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{kv.Key}={kv.Value:G5}"))));
+        if (EvalData.Count > 0) UpdateBest(metrics);
+        foreach (TrainerCallback c in Callbacks) c.OnEvaluate(_state, control, record);
+
+        _state.OptimizerSteps = _optimizer!.StepCounts();
+        string path = SaveCheckpoint(_state);
+        _lastCheckpoint = path;
+        ApplyRetention();
+        foreach (TrainerCallback c in Callbacks) c.OnSave(_state, control, path);
+    }
+
+    /// <summary>Tracks the best <c>MetricForBest</c> (and so the best checkpoint); stopping early is <see cref="EarlyStoppingCallback"/>'s job.</summary>
+    private void UpdateBest(IReadOnlyDictionary<string, double> metrics)
+    {
+        if (!metrics.TryGetValue(Options.MetricForBest, out double value))
+            throw new InvalidOperationException(
+                $"TrainerOptions.MetricForBest is '{Options.MetricForBest}', but the evaluation computed only: {string.Join(", ", metrics.Keys)}.");
+        if (EarlyStoppingCallback.Improves(value, _state.BestMetric, Options.GreaterIsBetter, Options.EarlyStoppingThreshold))
+        {
+            _state.BestMetric = value;
+            _state.BestStep = _state.Step;
+        }
     }
 
     /// <summary>A number for a log line, culture-independent and rounded for reading (PLW 0.6579999999999999 shows as 0.658).</summary>
     private static string Format(double value, string format) => value.ToString(format, System.Globalization.CultureInfo.InvariantCulture);
 
-    private double Epoch => EnsurePlanned().StepsPerEpoch is long perEpoch and > 0 ? (double)_state.Step / perEpoch : 0;
+    private double EpochsCompleted(long step) => EnsurePlanned().StepsPerEpoch is long perEpoch and > 0 ? (double)step / perEpoch : 0;
 
     private IReadOnlyList<MicroBatch> Plan(int epoch)
     {
@@ -130,37 +171,43 @@ public partial class Trainer
 
     private StepPlan EnsurePlanned() => _steps ??= StepPlan.For(Options, Plan(0).Count);
 
-    /// <summary>One optimizer step over <paramref name="group"/>: returns the step loss and whether the update was skipped.</summary>
+    /// <summary>
+    /// One optimizer step over <paramref name="group"/>: returns the step loss and whether the update was skipped.
+    /// Two host reads of its own per step: the weights' checks with the normaliser before the forward passes, then the
+    /// loss, the gradient norm and the checks the loss deferred (<see cref="DeferredChecks"/>) after the backward passes.
+    /// </summary>
     private (double Loss, bool Skipped) TrainStep(IReadOnlyList<MicroBatch> group, RoleWeights roleWeights, double lr)
     {
         using var scope = NewDisposeScope();
+        using DeferredChecks.Scope checks = DeferredChecks.Begin();
         var batches = group.Select(Collate).ToList();
         var weights = batches.Select(b => LossWeights(b, roleWeights)).ToList();
-        double normalizer = 0;
+        double normalizer;
         using (no_grad())
         {
-            for (int i = 0; i < batches.Count; i++)
-                normalizer += WeightedCrossEntropy.Normalizer(batches[i].Labels, weights[i], Options.Loss.Normalization);
+            foreach (Tensor w in weights) WeightedCrossEntropy.RequireFiniteNonNegative(w);
+            Tensor total = batches.Select((b, i) => WeightedCrossEntropy.NormalizerTensor(b.Labels, weights[i], Options.Loss.Normalization))
+                .Aggregate((a, b) => a + b);
+            normalizer = checks.Verify(total)[0]; // the weights' checks and the step's normaliser, one host read
         }
 
-        double loss = 0;
+        Tensor loss = zeros(1, dtype: ScalarType.Float64, device: Device).squeeze();
         for (int i = 0; i < batches.Count; i++)
         {
             using var microScope = NewDisposeScope();
             Tensor microLoss = ComputeLoss(Model, batches[i], weights[i], normalizer);
             if (microLoss.numel() != 1)
                 throw new InvalidOperationException($"ComputeLoss must return a scalar; it returned shape [{string.Join(", ", microLoss.shape)}].");
-            double value = microLoss.to(ScalarType.Float64).item<double>();
-            loss += value;
-            if (!double.IsFinite(value)) break; // no point back-propagating NaN; the step is skipped below
-            microLoss.backward();
+            loss.add_(microLoss.detach().to(ScalarType.Float64).reshape([]));
+            microLoss.backward(); // a non-finite loss gives non-finite gradients; the step is then skipped below
         }
 
-        double gradNorm = GradientNorm();
-        if (!double.IsFinite(loss) || !double.IsFinite(gradNorm))
+        double[] read = checks.Verify(loss, GradientNorm());
+        double stepLoss = read[0], gradNorm = read[1];
+        if (!double.IsFinite(stepLoss) || !double.IsFinite(gradNorm))
         {
             _optimizer!.ZeroGrad();
-            return (loss, true); // a finite loss here means the gradient was not finite
+            return (stepLoss, true); // a finite loss here means the gradient was not finite
         }
         using (no_grad())
         {
@@ -172,16 +219,17 @@ public partial class Trainer
             }
         }
         _optimizer!.Step(lr);
-        return (loss, false);
+        return (stepLoss, false);
     }
 
-    private double GradientNorm()
+    /// <summary>The global L2 norm of the gradients, a fp32 scalar on the device (no host read).</summary>
+    private Tensor GradientNorm()
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var norms = _trainable.Select(p => p.Parameter.grad).Where(g => g is not null).Select(g => g!.to(ScalarType.Float32).norm()).ToList();
-        if (norms.Count == 0) return 0;
-        return stack(norms).norm().to(ScalarType.Float64).item<double>();
+        Tensor norm = norms.Count == 0 ? zeros(1, device: Device).squeeze() : stack(norms).norm();
+        return norm.MoveToOuterDisposeScope();
     }
 
     private void HandleNonFinite(double loss)
@@ -198,18 +246,6 @@ public partial class Trainer
             throw new NonFiniteTrainingException(_state.Step - 1,
                 $"{_state.ConsecutiveNonFiniteSteps} non-finite steps in a row (last at step {_state.Step - 1}, non-finite {what}); " +
                 $"stopping (MaxConsecutiveNonFiniteSteps = {Options.MaxConsecutiveNonFiniteSteps}). Lower the learning rate or check the data.");
-    }
-
-    private void UpdateContext(TrainerContext context, double loss, bool skipped)
-    {
-        context.Step = _state.Step;
-        context.Epoch = Epoch;
-        context.PromptLossWeight = _state.PromptLossWeight;
-        context.LearningRate = _state.LearningRate;
-        context.StepLoss = loss;
-        context.StepSkipped = skipped;
-        context.SkippedSteps = _state.SkippedSteps;
-        context.History = _history;
     }
 }
 

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using PromptLossWeight.IO;
 using PromptLossWeight.Evaluation;
@@ -67,21 +66,12 @@ public partial class Trainer
         return path;
     }
 
-    private void LoadCheckpoint(string folder)
+    /// <summary>Loads the parameters, optimizer state and random state of <paramref name="folder"/> and returns its trainer state.</summary>
+    private TrainerState LoadCheckpoint(string folder)
     {
         TrainerCheckpoints.CheckShapes(folder, _trainable);
-        TrainerState state;
         string statePath = Path.Combine(folder, TrainerCheckpoints.StateFileName);
-        try
-        {
-            state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath), TrainerState.Json)
-                ?? throw new JsonException("empty document");
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{statePath}: not a valid trainer state ({ex.Message}).", ex);
-        }
-        if (state.FormatVersion != 1) throw new InvalidDataException($"{statePath}: unsupported format version {state.FormatVersion}.");
+        TrainerState state = TrainerState.FromJson(File.ReadAllText(statePath), statePath);
         if (state.Seed != Options.Seed)
             Logger.LogWarning("Resuming a run made with seed {Old} under seed {New}: the data order of later epochs changes.", state.Seed, Options.Seed);
         if (state.Step > TotalSteps)
@@ -101,34 +91,28 @@ public partial class Trainer
         }
         if (string.IsNullOrEmpty(state.RunId))
             state.RunId = TrainerCheckpoints.RunIdOf(folder) ?? NewRunId(); // a checkpoint from before run ids: it starts one
-        _state = state;
         TrainerCheckpoints.WriteCurrentRun(Options.OutputDirectory, state.RunId);
-        _history.Clear();
-        _history.AddRange(MetricHistory.FromJsonLines(state.History, statePath));
         Logger.LogInformation("Resumed from {Folder} at step {Step}.", folder, state.Step);
+        return state;
     }
 
-    private string SaveCheckpoint()
+    /// <summary>Writes a checkpoint of the model, the optimizer, the random state and <paramref name="state"/>, atomically; returns its folder.</summary>
+    private string SaveCheckpoint(TrainerState state)
     {
-        EnsureFiniteState();
-        _state.History = MetricHistory.ToJsonLines(_history);
-        string final = Path.Combine(Options.OutputDirectory, TrainerCheckpoints.FolderName(_state.Step));
-        if (Directory.Exists(final) && TrainerCheckpoints.RunIdOf(final) is var owner && owner != _state.RunId)
+        EnsureFiniteState(state.Step);
+        string final = Path.Combine(Options.OutputDirectory, TrainerCheckpoints.FolderName(state.Step));
+        if (Directory.Exists(final) && TrainerCheckpoints.RunIdOf(final) is var owner && owner != state.RunId)
             Logger.LogWarning("Replacing {Folder}, which an earlier run ({RunId}) wrote, with this run's checkpoint of the same step.", final, owner ?? "without a run id");
-        string path = TrainerCheckpoints.WriteAtomically(Options.OutputDirectory, _state.Step, _state.RunId, temp =>
+        string path = TrainerCheckpoints.WriteAtomically(Options.OutputDirectory, state.Step, state.RunId, temp =>
         {
             using var scope = NewDisposeScope();
             var parameters = _trainable.ToDictionary(p => p.Name, p => (Tensor)p.Parameter, StringComparer.Ordinal);
             SafeTensors.Save(Path.Combine(temp, TrainerCheckpoints.ModelFileName), parameters);
-
-            (Dictionary<string, Tensor> moments, Dictionary<string, long> steps) = _optimizer!.Save();
-            _state.OptimizerSteps = steps;
-            SafeTensors.Save(Path.Combine(temp, TrainerCheckpoints.OptimizerFileName), moments);
+            SafeTensors.Save(Path.Combine(temp, TrainerCheckpoints.OptimizerFileName), _optimizer!.Moments());
             SafeTensors.Save(Path.Combine(temp, TrainerCheckpoints.RngFileName), new Dictionary<string, Tensor> { ["cpu_rng_state"] = random.get_rng_state() });
-            File.WriteAllText(Path.Combine(temp, TrainerCheckpoints.StateFileName), JsonSerializer.Serialize(_state, TrainerState.Json));
+            File.WriteAllText(Path.Combine(temp, TrainerCheckpoints.StateFileName), state.ToJson());
         });
         Logger.LogInformation("Saved checkpoint {Path}.", path);
-        _lastCheckpoint = path;
         return path;
     }
 
@@ -136,25 +120,26 @@ public partial class Trainer
     private List<(long Step, string Path)> OwnCheckpoints() =>
         TrainerCheckpoints.Candidates(Options.OutputDirectory).Where(c => TrainerCheckpoints.RunIdOf(c.Path) == _state.RunId).ToList();
 
-    /// <summary>Starts a new run in the output folder: a fresh id, recorded in <c>run.json</c>; earlier runs' checkpoints are named and left alone.</summary>
-    private void StartNewRun()
+    /// <summary>Starts a new run in the output folder: returns a fresh id, recorded in <c>run.json</c>; earlier runs' checkpoints are named and left alone.</summary>
+    private string StartNewRun()
     {
-        _state.RunId = NewRunId();
+        string runId = NewRunId();
         var earlier = TrainerCheckpoints.Candidates(Options.OutputDirectory);
         if (earlier.Count > 0)
             Logger.LogInformation("{Dir} holds {Count} checkpoints of earlier runs ({First}…{Last}); this new run {RunId} leaves them alone and never resumes from them.",
-                Options.OutputDirectory, earlier.Count, Path.GetFileName(earlier[0].Path), Path.GetFileName(earlier[^1].Path), _state.RunId);
-        TrainerCheckpoints.WriteCurrentRun(Options.OutputDirectory, _state.RunId);
+                Options.OutputDirectory, earlier.Count, Path.GetFileName(earlier[0].Path), Path.GetFileName(earlier[^1].Path), runId);
+        TrainerCheckpoints.WriteCurrentRun(Options.OutputDirectory, runId);
+        return runId;
     }
 
     private static string NewRunId() => Guid.NewGuid().ToString("N");
 
     /// <summary>Refuses to write a checkpoint whose parameters or optimizer moments are not finite.</summary>
-    private void EnsureFiniteState()
+    private void EnsureFiniteState(long step)
     {
         if (_optimizer!.FirstNonFinite() is string name)
-            throw new NonFiniteTrainingException(_state.Step,
-                $"Parameter '{name}' or its optimizer state is not finite at step {_state.Step}; refusing to write a checkpoint " +
+            throw new NonFiniteTrainingException(step,
+                $"Parameter '{name}' or its optimizer state is not finite at step {step}; refusing to write a checkpoint " +
                 "(the checkpoints on disk are left as they are).");
     }
 

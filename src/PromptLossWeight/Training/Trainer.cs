@@ -1,4 +1,3 @@
-using System.Reflection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PromptLossWeight.Batching;
@@ -30,17 +29,16 @@ namespace PromptLossWeight.Training;
 /// </remarks>
 public partial class Trainer : IDisposable
 {
-    // All of the trainer's state is declared here; the other partial files (Trainer.Loop, Trainer.Evaluation,
-    // Trainer.SaveAndResume) only hold methods.
+    // Every field is declared here; each partial file has one job: Trainer.cs construction and the hooks,
+    // Trainer.Loop.cs the training loop (the only code that changes _state), Trainer.Evaluation.cs evaluation (reads
+    // only), Trainer.SaveAndResume.cs checkpoint I/O (writes a state it is given, returns the state it loads).
     private List<(string Name, Parameter Parameter)> _trainable;            // the live trainable parameters (listed again at Train)
-    private readonly List<MetricRecord> _history = [];                      // one row per evaluation
     private readonly Dictionary<int, IReadOnlyList<MicroBatch>> _planCache = []; // the micro-batches of the current epoch
     private StepPlan? _steps;                                                // steps per epoch, total steps, evaluation interval
-    private TrainerState _state = new();                                     // what a checkpoint carries besides tensors
+    private TrainerState _state = new();                                     // the run's state (step, history, best); changed only by the loop
     private TrainerOptimizer? _optimizer;                                    // AdamW and its per-parameter state
     private string? _lastCheckpoint;                                         // the checkpoint this run wrote last
     private bool _started;                                                   // Train() runs once per trainer
-    private bool? _logitsForMetrics;                                         // PreprocessLogitsForMetrics overridden (decided once)
 
     /// <summary>
     /// Creates a trainer. Options and data are validated here; the output directory and a checkpoint to resume from
@@ -100,11 +98,8 @@ public partial class Trainer : IDisposable
     /// </summary>
     public IList<TrainerCallback> Callbacks { get; } = new List<TrainerCallback>();
 
-    /// <summary>The metric history so far (one row per evaluation).</summary>
-    public IReadOnlyList<MetricRecord> History => _history;
-
-    /// <summary>Optimizer steps completed.</summary>
-    public long CurrentStep => _state.Step;
+    /// <summary>The state of the run (step, last step's loss, best evaluation, history); read-only, updated by <see cref="Train"/>.</summary>
+    public TrainerState State => _state;
 
     /// <summary>
     /// Total optimizer steps of the run: <c>MaxSteps</c>, or <c>Epochs</c> × the steps of an epoch as
@@ -141,7 +136,7 @@ public partial class Trainer : IDisposable
 
     /// <summary>The micro-batches of an evaluation. Default: the evaluation examples in order, in groups of <c>EvalBatchSize</c>.</summary>
     protected virtual IReadOnlyList<IReadOnlyList<MaskedExample>> PlanEvalBatches() =>
-        Chunk(EvalData, Options.EvalBatchSize ?? Options.BatchSize);
+        EvalData.Chunk(Options.EvalBatchSize ?? Options.BatchSize).ToList<IReadOnlyList<MaskedExample>>();
 
     /// <summary>
     /// Turns a planned micro-batch into a batch on <see cref="Device"/>. Runs inside the step's dispose scope (the
@@ -166,7 +161,7 @@ public partial class Trainer : IDisposable
     protected virtual RoleWeights CurrentRoleWeights(long step)
     {
         if (Options.RoleWeights is not null) return Options.RoleWeights;
-        double plw = Options.EffectivePromptLossWeightSchedule.ValueAt(step, TotalSteps, _history);
+        double plw = Options.EffectivePromptLossWeightSchedule.ValueAt(step, TotalSteps, _state.History);
         if (!RoleWeights.IsValid(plw))
             throw new InvalidOperationException($"The prompt loss weight schedule returned {plw} at step {step}; a PLW must be {RoleWeights.Requirement}.");
         return RoleWeights.ForPromptLossWeight(plw, Options.CompletionWeight);
@@ -192,37 +187,35 @@ public partial class Trainer : IDisposable
 
     /// <summary>
     /// Per-sequence statistics ([B] tensors, left on the device) of one evaluation batch. Runs in eval mode under
-    /// <c>no_grad</c> inside a per-batch dispose scope. Default: when <see cref="PreprocessLogitsForMetrics"/> is
-    /// overridden, the model's logits go through it (logged once, since that builds [B, N, V] logits); otherwise the
-    /// loss supplies the per-token statistics (<see cref="IWeightedLoss.EvaluationStatistics"/>: the default chunked
-    /// loss works from hidden states and never builds the logits) and <see cref="EvalReductions.FromTokenStatistics(Batch, TokenStatistics, IReadOnlyList{long})"/>
-    /// reduces them, giving the same keys as the default <see cref="PreprocessLogitsForMetrics"/>.
+    /// <c>no_grad</c> inside a per-batch dispose scope. Default, as <see cref="TrainerOptions.EvaluationSource"/> says:
+    /// the loss's own per-token statistics (<see cref="IWeightedLoss.EvaluationStatistics"/>; the default chunked loss
+    /// works from hidden states and never builds the logits) reduced by <see cref="SequenceStatistics.FromTokenStatistics"/>,
+    /// or the model's logits through <see cref="PreprocessLogitsForMetrics"/>. Both give the same statistics.
     /// </summary>
-    protected virtual Dictionary<string, Tensor> ComputeEvalStatistics(ICausalLanguageModel model, Batch batch)
+    protected virtual SequenceStatistics ComputeEvalStatistics(ICausalLanguageModel model, Batch batch)
     {
-        if (EvaluatesThroughLogits())
+        if (Options.EvaluationSource == EvaluationSource.Logits)
         {
             Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
             return PreprocessLogitsForMetrics(logits, batch);
         }
         IReadOnlyList<long>? answers = Options.AnswerTokenIds.Count > 0 ? Options.AnswerTokenIds : null;
         using TokenStatistics tokens = Options.Loss.EvaluationStatistics(model, batch, answers);
-        return EvalReductions.FromTokenStatistics(batch, tokens, Options.AnswerTokenIds, EvalWeights(batch));
+        return SequenceStatistics.FromTokenStatistics(batch, tokens, Options.AnswerTokenIds, EvalWeights(batch));
     }
 
     /// <summary>The training weights of an evaluation batch at the current step, for <see cref="MetricNames.WeightedLoss"/>.</summary>
     private Tensor EvalWeights(Batch batch) => LossWeights(batch, CurrentRoleWeights(_state.Step));
 
     /// <summary>
-    /// Reduces the logits of an evaluation batch to per-sequence [B] tensors on the device (see
-    /// <see cref="EvalStatisticKeys"/>); the trainer concatenates them over the evaluation and hands them to
-    /// <see cref="ComputeMetrics"/>. Add keys of your own for custom metrics: when a subclass overrides this hook,
-    /// every evaluation batch goes through it, whatever the loss (the model's full logits are computed for it).
-    /// Default: <see cref="EvalReductions.FromLogits(Tensor, Batch, IReadOnlyList{long}, Tensor)"/> with <c>Options.AnswerTokenIds</c>
-    /// and the current step's loss weights.
+    /// Reduces the logits of an evaluation batch to per-sequence [B] tensors on the device; the trainer concatenates them
+    /// over the evaluation and hands them to <see cref="ComputeMetrics"/>. Called only when
+    /// <see cref="TrainerOptions.EvaluationSource"/> is <see cref="EvaluationSource.Logits"/> (the model's full logits are
+    /// computed for it). Add values of your own to <see cref="SequenceStatistics.Extra"/> for custom metrics.
+    /// Default: <see cref="SequenceStatistics.FromLogits"/> with <c>Options.AnswerTokenIds</c> and the current step's loss weights.
     /// </summary>
-    protected virtual Dictionary<string, Tensor> PreprocessLogitsForMetrics(Tensor logits, Batch batch) =>
-        EvalReductions.FromLogits(logits, batch, Options.AnswerTokenIds, EvalWeights(batch));
+    protected virtual SequenceStatistics PreprocessLogitsForMetrics(Tensor logits, Batch batch) =>
+        SequenceStatistics.FromLogits(logits, batch, Options.AnswerTokenIds, EvalWeights(batch));
 
     /// <summary>
     /// The metrics of a whole evaluation from the per-sequence statistics (on the CPU). Runs once per evaluation.
@@ -248,20 +241,6 @@ public partial class Trainer : IDisposable
 
     // ---------------------------------------------------------------- helpers
 
-    /// <summary>True when a subclass overrides <see cref="PreprocessLogitsForMetrics"/> (logged the first time).</summary>
-    private bool EvaluatesThroughLogits()
-    {
-        if (_logitsForMetrics is bool known) return known;
-        MethodInfo? hook = GetType().GetMethod(nameof(PreprocessLogitsForMetrics), BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic,
-            null, [typeof(Tensor), typeof(Batch)], null);
-        bool overridden = hook is not null && hook.DeclaringType != typeof(Trainer);
-        if (overridden)
-            Logger.LogInformation("{Trainer} overrides PreprocessLogitsForMetrics: evaluation computes the model's full [B, N, V] logits for it " +
-                "instead of the loss's own statistics.", GetType().Name);
-        _logitsForMetrics = overridden;
-        return overridden;
-    }
-
     private static IReadOnlyList<MicroBatch> DefaultTrainPlan(TrainerOptions options, IReadOnlyList<MaskedExample> data, int epoch, ILogger? logger)
     {
         int[] order = Enumerable.Range(0, data.Count).ToArray();
@@ -278,14 +257,6 @@ public partial class Trainer : IDisposable
         logger?.LogDebug("Epoch {Epoch}: {Examples} examples packed into {Rows} rows of {RowLength} tokens (efficiency {Efficiency:F3}).",
             epoch, shuffled.Count, plan.Rows.Count, rowLength, plan.Efficiency);
         return MicroBatch.Packed(shuffled, plan, options.BatchSize);
-    }
-
-    private static IReadOnlyList<IReadOnlyList<MaskedExample>> Chunk(IReadOnlyList<MaskedExample> examples, int size)
-    {
-        var groups = new List<IReadOnlyList<MaskedExample>>();
-        for (int i = 0; i < examples.Count; i += size)
-            groups.Add(examples.Skip(i).Take(size).ToList());
-        return groups;
     }
 
     private static void ValidateExamples(IReadOnlyList<MaskedExample> examples, string which)

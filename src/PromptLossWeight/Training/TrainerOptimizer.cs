@@ -42,19 +42,20 @@ internal sealed class TrainerOptimizer : IDisposable
 
     public void ZeroGrad() => _adamW.zero_grad();
 
-    /// <summary>The moments by "{parameter}.exp_avg" / "{parameter}.exp_avg_sq", and the step count of each parameter.</summary>
-    public (Dictionary<string, Tensor> Moments, Dictionary<string, long> Steps) Save()
+    /// <summary>The moments by "{parameter}.exp_avg" / "{parameter}.exp_avg_sq".</summary>
+    public Dictionary<string, Tensor> Moments()
     {
         var moments = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        var steps = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var (name, _, state) in Entries())
         {
             moments[name + ".exp_avg"] = state.exp_avg;
             moments[name + ".exp_avg_sq"] = state.exp_avg_sq;
-            steps[name] = state.step;
         }
-        return (moments, steps);
+        return moments;
     }
+
+    /// <summary>The step count of each parameter by name.</summary>
+    public Dictionary<string, long> StepCounts() => Entries().ToDictionary(e => e.Name, e => e.State.step, StringComparer.Ordinal);
 
     /// <summary>Copies saved moments and step counts in; <paramref name="folder"/> names the checkpoint in errors.</summary>
     public void Load(IReadOnlyDictionary<string, Tensor> moments, IReadOnlyDictionary<string, long> steps, string folder)
@@ -71,15 +72,17 @@ internal sealed class TrainerOptimizer : IDisposable
         }
     }
 
-    /// <summary>The first parameter whose value or optimizer moments are not finite, or null.</summary>
+    /// <summary>The first parameter whose value or optimizer moments are not finite, or null (one host read for all of them).</summary>
     public string? FirstNonFinite()
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        foreach (var (name, p, s) in Entries())
-            if (!(isfinite(p).all().item<bool>() && isfinite(s.exp_avg).all().item<bool>() && isfinite(s.exp_avg_sq).all().item<bool>()))
-                return name;
-        return null;
+        var entries = Entries().ToList();
+        if (entries.Count == 0) return null;
+        Tensor finite = stack(entries.Select(e => isfinite(e.Parameter).all() & isfinite(e.State.exp_avg).all() & isfinite(e.State.exp_avg_sq).all()).ToList());
+        bool[] ok = finite.cpu().data<bool>().ToArray();
+        int first = Array.IndexOf(ok, false);
+        return first < 0 ? null : entries[first].Name;
     }
 
     public void Dispose() => _adamW.Dispose();

@@ -118,6 +118,13 @@ public sealed record TrainerOptions
     /// <summary>Token ids of the answers (e.g. "A".."D") for the accuracy metric; empty: no accuracy.</summary>
     public IReadOnlyList<long> AnswerTokenIds { get; init; } = [];
 
+    /// <summary>
+    /// Where evaluation statistics come from: the loss's own token statistics (default; never builds full logits) or
+    /// the model's logits through <c>Trainer.PreprocessLogitsForMetrics</c>. Set <see cref="EvaluationSource.Logits"/>
+    /// when a subclass overrides that hook: it is called only then.
+    /// </summary>
+    public EvaluationSource EvaluationSource { get; init; } = EvaluationSource.Loss;
+
     /// <summary>Token id written into padding positions.</summary>
     public long PadTokenId { get; init; }
 
@@ -205,6 +212,7 @@ public sealed record TrainerOptions
             throw Invalid(nameof(EarlyStoppingThreshold), $"must be a finite number >= 0, got {EarlyStoppingThreshold}");
         if (SaveTotalLimit is <= 0) throw Invalid(nameof(SaveTotalLimit), $"must be > 0 when set, got {SaveTotalLimit}");
         if (Threads is <= 0) throw Invalid(nameof(Threads), $"must be > 0 when set, got {Threads}");
+        if (!Enum.IsDefined(EvaluationSource)) throw Invalid(nameof(EvaluationSource), $"is {(int)EvaluationSource}, not one of {string.Join(", ", Enum.GetNames<EvaluationSource>())}");
         if (AnswerTokenIds is null) throw Invalid(nameof(AnswerTokenIds), "must not be null (use an empty list)");
         if (AnswerTokenIds.Any(id => id < 0)) throw Invalid(nameof(AnswerTokenIds), $"must be token ids >= 0, got [{string.Join(", ", AnswerTokenIds)}]");
         if (AnswerTokenIds.Distinct().Count() != AnswerTokenIds.Count) throw Invalid(nameof(AnswerTokenIds), $"contains duplicates: [{string.Join(", ", AnswerTokenIds)}]");

@@ -25,7 +25,7 @@ public class TrainerCudaTests
     {
         var model = new TinyCausalModel(seed: modelSeed);   // created on the CPU: the Trainer moves it
         var trainer = new Trainer(model, options, Train, Eval);
-        trainer.Callbacks.Add(new LambdaCallback { StepEnd = c => { if (c.Step == stopAt) c.RequestStop("simulated interruption"); } });
+        trainer.Callbacks.Add(new LambdaCallback { StepEnd = (s, c) => { if (s.Step == stopAt) c.RequestStop("simulated interruption"); } });
         return (trainer.Train(), model);
     }
 

@@ -105,15 +105,18 @@ public class EvalMetricsTests
         using var batch = Collator.Pad(Examples);
         using var logits = tensor(Rows.SelectMany(r => r).ToArray(), [2, 4, 4]);
 
-        var statistics = EvalReductions.FromLogits(logits, batch, [2, 3]);
+        var statistics = SequenceStatistics.FromLogits(logits, batch, [2, 3]);
 
-        statistics.Values.Should().OnlyContain(t => t.dim() == 1 && t.shape[0] == 2 && t.device_type == logits.device_type);
-        statistics[EvalStatisticKeys.PromptTokens].data<double>().ToArray().Should().Equal(1, 0);
-        statistics[EvalStatisticKeys.CompletionTokens].data<double>().ToArray().Should().Equal(2, 2);
-        statistics[EvalStatisticKeys.CompletionCorrect].data<double>().ToArray().Should().Equal(1, 1);
-        statistics[EvalStatisticKeys.AnswerCorrect].data<double>().ToArray().Should().Equal(2, 1);
-        statistics[EvalStatisticKeys.AnswerTotal].data<double>().ToArray().Should().Equal(2, 2);
-        foreach (Tensor t in statistics.Values) t.Dispose();
+        Tensor[] all = [statistics.PromptLossSum, statistics.PromptTokens, statistics.CompletionLossSum, statistics.CompletionTokens,
+            statistics.CompletionCorrect, statistics.AnswerCorrect, statistics.AnswerTotal];
+        all.Should().OnlyContain(t => t.dim() == 1 && t.shape[0] == 2 && t.device_type == logits.device_type && t.dtype == ScalarType.Float64);
+        statistics.PromptTokens.data<double>().ToArray().Should().Equal(1, 0);
+        statistics.CompletionTokens.data<double>().ToArray().Should().Equal(2, 2);
+        statistics.CompletionCorrect.data<double>().ToArray().Should().Equal(1, 1);
+        statistics.AnswerCorrect.data<double>().ToArray().Should().Equal(2, 1);
+        statistics.AnswerTotal.data<double>().ToArray().Should().Equal(2, 2);
+        statistics.Weighted.Should().BeNull("no training weights were given");
+        foreach (Tensor t in all) t.Dispose();
     }
 
     [Fact]
@@ -174,17 +177,17 @@ public class ChunkedEvaluationTests
     {
         public int LogitCalls { get; private set; }
 
-        protected override Dictionary<string, Tensor> PreprocessLogitsForMetrics(Tensor logits, Batch batch)
+        protected override SequenceStatistics PreprocessLogitsForMetrics(Tensor logits, Batch batch)
         {
             LogitCalls++;
-            var statistics = base.PreprocessLogitsForMetrics(logits, batch);
-            statistics["max_logit"] = logits.amax([1, 2]).to(ScalarType.Float64);
+            SequenceStatistics statistics = base.PreprocessLogitsForMetrics(logits, batch);
+            statistics.Extra["max_logit"] = logits.amax([1, 2]).to(ScalarType.Float64);
             return statistics;
         }
 
         protected override IReadOnlyDictionary<string, double> ComputeMetrics(EvalOutputs outputs)
         {
-            var metrics = new Dictionary<string, double>(base.ComputeMetrics(outputs)) { ["max_logit"] = outputs["max_logit"].Max() };
+            var metrics = new Dictionary<string, double>(base.ComputeMetrics(outputs)) { ["max_logit"] = outputs.Extra["max_logit"].Max() };
             return metrics;
         }
     }
@@ -214,7 +217,7 @@ public class ChunkedEvaluationTests
     }
 
     [Fact]
-    public void A_subclass_that_overrides_PreprocessLogitsForMetrics_gets_its_own_key_under_the_default_chunked_loss()
+    public void With_evaluation_from_logits_an_overridden_PreprocessLogitsForMetrics_adds_its_own_statistic()
     {
         using var dir = new TempDir();
         var train = TrainerTestData.Examples(4, seed: 25);
@@ -223,7 +226,7 @@ public class ChunkedEvaluationTests
         options.Loss.Should().BeOfType<ChunkedWeightedCrossEntropy>();
         var tiny = new TinyCausalModel();
         var logger = new ListLogger();
-        var trainer = new CustomMetricTrainer(tiny, options, train, eval, logger);
+        var trainer = new CustomMetricTrainer(tiny, options with { EvaluationSource = EvaluationSource.Logits }, train, eval, logger);
         var reference = new Trainer(tiny, options, train, eval).Evaluate();
 
         var first = trainer.Evaluate();
@@ -234,7 +237,24 @@ public class ChunkedEvaluationTests
         double.IsFinite(first["max_logit"]).Should().BeTrue();
         second["max_logit"].Should().Be(first["max_logit"]);
         foreach (var (name, value) in reference) first[name].Should().BeApproximately(value, 1e-5, name);
-        logger.Entries.Where(e => e.Message.Contains("PreprocessLogitsForMetrics")).Should().ContainSingle("the switch to logits is logged once");
+    }
+
+    [Fact]
+    public void Under_the_default_evaluation_source_the_logits_hook_is_not_called_and_no_logits_are_built()
+    {
+        using var dir = new TempDir();
+        var train = TrainerTestData.Examples(4, seed: 25);
+        var eval = TrainerTestData.Examples(7, seed: 26);
+        var options = TrainerTestData.Options(dir.Path) with { AnswerTokenIds = [3, 5, 7], EvalBatchSize = 3 };
+        var counting = new CountingModel(new TinyCausalModel());
+        var trainer = new CustomMetricTrainer(counting, options, train, eval, new ListLogger());
+
+        Action evaluate = () => trainer.Evaluate();
+
+        evaluate.Should().Throw<KeyNotFoundException>("max_logit only exists when the logits hook runs");
+        trainer.LogitCalls.Should().Be(0, "EvaluationSource.Loss is the default: the hook is not called");
+        counting.LogitCalls.Should().Be(0);
+        counting.HiddenStateCalls.Should().Be(3);
     }
 
     [Fact]

@@ -13,7 +13,7 @@ public class MetricHistoryTests
         var options = TrainerTestData.Options(dir.Path) with { MaxSteps = 6, EvalSteps = 3, AnswerTokenIds = [3, 4] };
         var trainer = new Trainer(new TinyCausalModel(), options, TrainerTestData.Examples(12, seed: 10), TrainerTestData.Examples(4, seed: 11));
         var linesAfterEvaluation = new List<int>();
-        trainer.Callbacks.Add(new LambdaCallback { Save = (_, _) => linesAfterEvaluation.Add(File.ReadAllLines(Path.Combine(dir.Path, "metrics.csv")).Length) });
+        trainer.Callbacks.Add(new LambdaCallback { Save = (_, _, _) => linesAfterEvaluation.Add(File.ReadAllLines(Path.Combine(dir.Path, "metrics.csv")).Length) });
 
         TrainResult result = trainer.Train();
 

@@ -63,11 +63,11 @@ internal static class TrainerTestData
 /// <summary>A callback built from lambdas.</summary>
 internal sealed class LambdaCallback : TrainerCallback
 {
-    public Action<TrainerContext>? StepEnd { get; init; }
-    public Action<TrainerContext, PromptLossWeight.Evaluation.MetricRecord>? Evaluate { get; init; }
-    public Action<TrainerContext, string>? Save { get; init; }
+    public Action<TrainerState, TrainerControl>? StepEnd { get; init; }
+    public Action<TrainerState, TrainerControl, PromptLossWeight.Evaluation.MetricRecord>? Evaluate { get; init; }
+    public Action<TrainerState, TrainerControl, string>? Save { get; init; }
 
-    public override void OnStepEnd(TrainerContext context) => StepEnd?.Invoke(context);
-    public override void OnEvaluate(TrainerContext context, PromptLossWeight.Evaluation.MetricRecord record) => Evaluate?.Invoke(context, record);
-    public override void OnSave(TrainerContext context, string checkpointPath) => Save?.Invoke(context, checkpointPath);
+    public override void OnStepEnd(TrainerState state, TrainerControl control) => StepEnd?.Invoke(state, control);
+    public override void OnEvaluate(TrainerState state, TrainerControl control, PromptLossWeight.Evaluation.MetricRecord record) => Evaluate?.Invoke(state, control, record);
+    public override void OnSave(TrainerState state, TrainerControl control, string checkpointPath) => Save?.Invoke(state, control, checkpointPath);
 }

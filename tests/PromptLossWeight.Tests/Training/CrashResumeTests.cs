@@ -26,9 +26,9 @@ public class CrashResumeTests(ITestOutputHelper output)
         var trainer = new Trainer(model, options, TrainerTestData.Examples(20, seed: 30), TrainerTestData.Examples(6, seed: 31));
         trainer.Callbacks.Add(new LambdaCallback
         {
-            StepEnd = c =>
+            StepEnd = (s, c) =>
             {
-                Console.Out.WriteLine($"step {c.Step}");
+                Console.Out.WriteLine($"step {s.Step}");
                 Console.Out.Flush();
                 Thread.Sleep(20); // slows the run so the parent's kill lands near the step it chose
             },

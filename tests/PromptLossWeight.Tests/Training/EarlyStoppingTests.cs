@@ -29,7 +29,7 @@ public class EarlyStoppingTests
         var trainer = new ScriptedMetricsTrainer(model, options, TrainerTestData.Examples(12, seed: 6), TrainerTestData.Examples(4, seed: 7),
             script: [5.0, 3.0, 4.0, 3.5, 1.0, 0.5]);
         var parametersAt = new Dictionary<long, Dictionary<string, float[]>>();
-        trainer.Callbacks.Add(new LambdaCallback { Evaluate = (c, _) => parametersAt[c.Step] = model.Snapshot() });
+        trainer.Callbacks.Add(new LambdaCallback { Evaluate = (s, c, _) => parametersAt[s.Step] = model.Snapshot() });
 
         TrainResult result = trainer.Train();
 
@@ -99,7 +99,7 @@ public class EarlyStoppingTests
         var options = TrainerTestData.Options(dir.Path) with { MaxSteps = 40, EvalSteps = 2, EarlyStoppingPatience = 2 };
         double[] script = [5.0, 3.0, 4.0, 3.5, 1.0, 0.5];
         var first = new ScriptedMetricsTrainer(new TinyCausalModel(), options, TrainerTestData.Examples(12, seed: 6), TrainerTestData.Examples(4, seed: 7), script);
-        first.Callbacks.Add(new LambdaCallback { Evaluate = (c, _) => { if (c.Step == 6) c.RequestStop("simulated interruption"); } });
+        first.Callbacks.Add(new LambdaCallback { Evaluate = (s, c, _) => { if (s.Step == 6) c.RequestStop("simulated interruption"); } });
         first.Train().Steps.Should().Be(6);
 
         // The resumed trainer sees the rest of the script: evaluation 4 (3.5) is the second without improvement.

@@ -24,7 +24,7 @@ public class GradientAccumulationTests
             };
             var losses = new List<double>();
             var trainer = new Trainer(model, options, examples);
-            trainer.Callbacks.Add(new LambdaCallback { StepEnd = c => losses.Add(c.StepLoss) });
+            trainer.Callbacks.Add(new LambdaCallback { StepEnd = (s, c) => losses.Add(s.StepLoss) });
             trainer.Train();
             return (losses, model.Snapshot());
         }

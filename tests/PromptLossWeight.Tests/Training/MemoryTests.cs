@@ -21,7 +21,7 @@ public class MemoryTests
         };
         var trainer = new Trainer(new TinyCausalModel(), options, TrainerTestData.Examples(24, seed: 8), TrainerTestData.Examples(8, seed: 9));
         var counts = new Dictionary<long, long>();
-        trainer.Callbacks.Add(new LambdaCallback { StepEnd = c => { if (c.Step is 10 or 100 or 300) counts[c.Step] = Tensor.TotalCount; } });
+        trainer.Callbacks.Add(new LambdaCallback { StepEnd = (s, c) => { if (s.Step is 10 or 100 or 300) counts[s.Step] = Tensor.TotalCount; } });
 
         // Tensors other tests dropped without disposing are counted until finalised: finalise them first.
         GC.Collect();

@@ -18,8 +18,8 @@ public class NonFiniteTests
         protected override Tensor ComputeLoss(ICausalLanguageModel model, Batch batch, Tensor weights, double normalizer)
         {
             Tensor loss = base.ComputeLoss(model, batch, weights, normalizer);
-            if (NanLossAt(CurrentStep)) return loss * double.NaN;
-            if (NanGradientAt(CurrentStep))
+            if (NanLossAt(State.Step)) return loss * double.NaN;
+            if (NanGradientAt(State.Step))
             {
                 // sqrt(0) is 0, but its derivative is infinite: 0·∞ puts NaN into every gradient while the loss stays finite.
                 Tensor zero = model.Module.parameters().First().sum() * 0;
@@ -46,7 +46,7 @@ public class NonFiniteTests
         };
         var snapshots = new List<Dictionary<string, float[]>> { model.Snapshot() };
         var skipped = new List<bool>();
-        trainer.Callbacks.Add(new LambdaCallback { StepEnd = c => { snapshots.Add(model.Snapshot()); skipped.Add(c.StepSkipped); } });
+        trainer.Callbacks.Add(new LambdaCallback { StepEnd = (s, c) => { snapshots.Add(model.Snapshot()); skipped.Add(s.StepSkipped); } });
 
         TrainResult result = trainer.Train();
 
@@ -66,7 +66,7 @@ public class NonFiniteTests
         var trainer = new PoisonTrainer(new TinyCausalModel(), Options(dir.Path) with { MaxConsecutiveNonFiniteSteps = 3 },
             TrainerTestData.Examples(12, seed: 17), TrainerTestData.Examples(4, seed: 18)) { NanLossAt = s => s >= 2 };
         var saved = new List<(string Path, string Manifest)>();
-        trainer.Callbacks.Add(new LambdaCallback { Save = (_, path) => saved.Add((path, File.ReadAllText(Path.Combine(path, "manifest.json")))) });
+        trainer.Callbacks.Add(new LambdaCallback { Save = (_, _, path) => saved.Add((path, File.ReadAllText(Path.Combine(path, "manifest.json")))) });
 
         var act = () => trainer.Train();
 
@@ -99,9 +99,9 @@ public class NonFiniteTests
         var trainer = new Trainer(model, Options(dir.Path), TrainerTestData.Examples(12, seed: 17));
         trainer.Callbacks.Add(new LambdaCallback
         {
-            StepEnd = c =>
+            StepEnd = (s, c) =>
             {
-                if (c.Step != 3) return;
+                if (s.Step != 3) return;
                 using var noGrad = no_grad();
                 model.named_parameters().First().parameter.fill_(float.PositiveInfinity); // corrupted outside the loop's checks
             },

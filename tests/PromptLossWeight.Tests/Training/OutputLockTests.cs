@@ -21,9 +21,9 @@ public sealed class OutputLockTests : IDisposable
         using var first = NewTrainer(options);
         first.Callbacks.Add(new LambdaCallback
         {
-            StepEnd = c =>
+            StepEnd = (s, c) =>
             {
-                if (c.Step != 1) return;
+                if (s.Step != 1) return;
                 using var second = NewTrainer(options with { ResumeFrom = TrainerOptions.Latest });
                 try { second.Train(); }
                 catch (OutputDirectoryInUseException e) { refused = e; }

@@ -25,7 +25,7 @@ public class PackedTrainingTests
         }
         var losses = new List<double>();
         var trainer = new Trainer(model, options, examples);
-        trainer.Callbacks.Add(new LambdaCallback { StepEnd = c => losses.Add(c.StepLoss) });
+        trainer.Callbacks.Add(new LambdaCallback { StepEnd = (s, c) => losses.Add(s.StepLoss) });
         trainer.Train();
         return (losses, Snapshot(model));
     }
@@ -78,7 +78,7 @@ public class PackedTrainingTests
 
         var trainer = new Trainer(new TinyDocumentModel(seed: 11, vocabulary: 16), options, examples);
         long planned = trainer.TotalSteps;
-        trainer.Callbacks.Add(new LambdaCallback { StepEnd = c => steps.Add(c.TotalSteps) });
+        trainer.Callbacks.Add(new LambdaCallback { StepEnd = (s, c) => steps.Add(s.TotalSteps) });
         TrainResult result = trainer.Train();
 
         Trainer.PlanTotalSteps(options, examples).Should().Be(planned);

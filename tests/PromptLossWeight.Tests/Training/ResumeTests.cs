@@ -18,7 +18,7 @@ public class ResumeTests
     {
         var model = new TinyCausalModel(seed: modelSeed);
         var trainer = new Trainer(model, options, Train, Eval, logger);
-        trainer.Callbacks.Add(new LambdaCallback { StepEnd = c => { if (c.Step == stopAt) c.RequestStop("simulated interruption"); } });
+        trainer.Callbacks.Add(new LambdaCallback { StepEnd = (s, c) => { if (s.Step == stopAt) c.RequestStop("simulated interruption"); } });
         return (trainer.Train(), model);
     }
 
@@ -73,7 +73,7 @@ public class ResumeTests
         var other = new TinyCausalModel(dim: 6);
         int steps = 0;
         var trainer = new Trainer(other, Options(dir.Path) with { ResumeFrom = "checkpoint-5" }, Train, Eval);
-        trainer.Callbacks.Add(new LambdaCallback { StepEnd = _ => steps++ });
+        trainer.Callbacks.Add(new LambdaCallback { StepEnd = (_, _) => steps++ });
 
         var act = () => trainer.Train();
 

@@ -82,7 +82,7 @@ public class ScheduleTests
         var options = TrainerTestData.Options(dir.Path) with { MaxSteps = 9, EvalSteps = 3, PromptLossWeightSchedule = new HalveAfterEachEvaluation() };
         var plwPerStep = new List<double>();
         var trainer = new Trainer(new TinyCausalModel(), options, TrainerTestData.Examples(12, seed: 14), TrainerTestData.Examples(4, seed: 15));
-        trainer.Callbacks.Add(new LambdaCallback { StepEnd = c => plwPerStep.Add(c.PromptLossWeight) });
+        trainer.Callbacks.Add(new LambdaCallback { StepEnd = (s, c) => plwPerStep.Add(s.PromptLossWeight) });
 
         TrainResult result = trainer.Train();
 

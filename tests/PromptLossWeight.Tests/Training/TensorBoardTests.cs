@@ -73,7 +73,7 @@ public class TensorBoardTests
         };
         using var trainer = new Trainer(new TinyCausalModel(), options, TrainerTestData.Examples(16, seed: 3), TrainerTestData.Examples(6, seed: 4));
         var stepLosses = new List<(long Step, double Loss)>();
-        trainer.Callbacks.Add(new LambdaCallback { StepEnd = c => stepLosses.Add((c.Step, c.StepLoss)) });
+        trainer.Callbacks.Add(new LambdaCallback { StepEnd = (s, c) => stepLosses.Add((s.Step, s.StepLoss)) });
         using var tensorBoard = new TensorBoardCallback(dir.File("tb"));
         trainer.Callbacks.Add(tensorBoard);
         double before = UnixNow();
@@ -123,7 +123,7 @@ public class TensorBoardTests
         // Runs right after the TensorBoard callback, while its file is still open: what a killed run would leave behind.
         trainer.Callbacks.Add(new LambdaCallback
         {
-            Evaluate = (_, _) => seenOnDisk.Add(TensorBoardEventReader.ReadFile(tensorBoard.FilePath!).Skip(1).Select(e => e.Step).Distinct().ToArray()),
+            Evaluate = (_, _, _) => seenOnDisk.Add(TensorBoardEventReader.ReadFile(tensorBoard.FilePath!).Skip(1).Select(e => e.Step).Distinct().ToArray()),
         });
 
         trainer.Train();

@@ -131,6 +131,6 @@ public class TrainerLossTests
                 call.Weights[k].Should().Be((float)roleWeights[(TokenRole)call.Roles[k]]);
             call.Trained.Should().BeApproximately(call.Reference, 1e-6);
         }
-        trainer.History.Last().PromptLossWeight.Should().Be(0.25, "the plw column records the user weight");
+        trainer.State.History.Last().PromptLossWeight.Should().Be(0.25, "the plw column records the user weight");
     }
 }

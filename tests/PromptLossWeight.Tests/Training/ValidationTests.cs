@@ -44,7 +44,7 @@ public class ValidationTests
         File.WriteAllText(blocked, "not a folder");
         var trainer = new Trainer(new TinyCausalModel(), TrainerTestData.Options(Path.Combine(blocked, "out")), TrainerTestData.Examples(4, seed: 19));
         int steps = 0;
-        trainer.Callbacks.Add(new LambdaCallback { StepEnd = _ => steps++ });
+        trainer.Callbacks.Add(new LambdaCallback { StepEnd = (_, _) => steps++ });
 
         var act = () => trainer.Train();
 
@@ -90,5 +90,38 @@ public class ValidationTests
     private sealed class BrokenSchedule : IPromptLossWeightSchedule
     {
         public double ValueAt(long step, long totalSteps, IReadOnlyList<PromptLossWeight.Evaluation.MetricRecord> history) => step < 2 ? 0.5 : double.NaN;
+    }
+}
+
+/// <summary>The weight checks the trainer reads once per step (deferred) still stop a step with bad weights.</summary>
+public class StepWeightCheckTests
+{
+    private sealed class BadWeightsTrainer(double bad, long atStep, TrainerOptions options, IReadOnlyList<MaskedExample> train)
+        : Trainer(new TinyCausalModel(), options, train)
+    {
+        protected override TorchSharp.torch.Tensor LossWeights(PromptLossWeight.Batching.Batch batch, RoleWeights roleWeights)
+        {
+            var weights = base.LossWeights(batch, roleWeights);
+            if (State.Step == atStep) weights[0, 1] = TorchSharp.torch.tensor(bad, dtype: weights.dtype);
+            return weights;
+        }
+    }
+
+    [Theory]
+    [InlineData(double.NaN, "*contain NaN or infinity*")]
+    [InlineData(-1.0, "*contain negative values*")]
+    public void Weights_that_turn_bad_at_a_later_step_stop_training_with_the_weight_error_before_that_step_updates(double bad, string message)
+    {
+        using var dir = new TempDir();
+        var trainer = new BadWeightsTrainer(bad, atStep: 2, TrainerTestData.Options(dir.Path) with { MaxSteps = 4, EvalSteps = 1 },
+            TrainerTestData.Examples(8, seed: 3));
+        var stepsSeen = new List<long>();
+        trainer.Callbacks.Add(new LambdaCallback { StepEnd = (s, _) => stepsSeen.Add(s.Step) });
+
+        Action train = () => trainer.Train();
+
+        train.Should().Throw<ArgumentException>().WithParameterName("weights").WithMessage(message);
+        stepsSeen.Should().Equal(1, 2);
+        trainer.State.Step.Should().Be(2, "the step with bad weights never completes");
     }
 }

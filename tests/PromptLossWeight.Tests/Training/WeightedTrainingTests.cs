@@ -79,7 +79,7 @@ public class WeightedTrainingTests
             };
             var losses = new List<double>();
             var trainer = new Trainer(model, options, Weighted);
-            trainer.Callbacks.Add(new LambdaCallback { StepEnd = c => losses.Add(c.StepLoss) });
+            trainer.Callbacks.Add(new LambdaCallback { StepEnd = (s, c) => losses.Add(s.StepLoss) });
             trainer.Train();
             return (losses, model.Snapshot());
         }
@@ -116,7 +116,7 @@ public class WeightedTrainingTests
             };
             var losses = new List<double>();
             var trainer = new Trainer(model, options, Weighted);
-            trainer.Callbacks.Add(new LambdaCallback { StepEnd = c => losses.Add(c.StepLoss) });
+            trainer.Callbacks.Add(new LambdaCallback { StepEnd = (s, c) => losses.Add(s.StepLoss) });
             trainer.Train();
             return (losses, model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().cpu().data<float>().ToArray()));
         }
