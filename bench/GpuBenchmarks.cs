@@ -152,7 +152,7 @@ internal static class GpuBenchmarks
             long[] ids = Enumerable.Range(0, plan.RowLength).Select(_ => (long)random.Next(3, model.Config.VocabSize)).ToArray();
             return new MaskedExample(ids, ids.Select(_ => TokenRole.Assistant).ToArray());
         }).ToList();
-        using Batch batch = Collator.Pad(examples, padId: 0, device: device);
+        using Batch batch = PaddingCollator.Pad(examples, padId: 0, device: device);
         void Step()
         {
             using var scope = NewDisposeScope();

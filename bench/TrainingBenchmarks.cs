@@ -71,7 +71,7 @@ internal static class TrainingBenchmarks
             double paddedRate = 0, packedRate = 0;
             void RunPadded()
             {
-                using Batch batch = Collator.Pad(padded);
+                using Batch batch = PaddingCollator.Pad(padded);
                 paddedRate = padded.Sum(e => e.Length) / Timing.Seconds(() => TrainStep(model, optimizer, loss, batch));
             }
             void RunPacked()

@@ -12,7 +12,7 @@ MaskedExample[] examples =
     builder.Build("Article: Tom lives in Paris. Question: Where does Tom live? A. Rome B. Paris C. Oslo D. Lima Answer:", " B")!,
     builder.Build("Translate to French: good morning", " bonjour")!,
 ];
-using Batch batch = Collator.Pad(examples, padId: 50256);
+using Batch batch = PaddingCollator.Pad(examples, padId: 50256);
 
 manual_seed(0);
 using var logits = randn(batch.Size, batch.Length, 50257); // stand-in for a model's output

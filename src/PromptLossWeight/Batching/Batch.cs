@@ -12,16 +12,16 @@ namespace PromptLossWeight.Batching;
 public sealed class Batch : IDisposable
 {
     /// <summary>Creates a batch from tensors it takes ownership of.</summary>
-    public Batch(Tensor inputIds, Tensor attentionMask, Tensor positionIds, Tensor labels, Tensor roles)
-        : this(inputIds, attentionMask, positionIds, labels, roles, null)
+    public Batch(Tensor inputIds, Tensor documentIds, Tensor positionIds, Tensor labels, Tensor roles)
+        : this(inputIds, documentIds, positionIds, labels, roles, null)
     {
     }
 
     /// <summary>Creates a batch from tensors it takes ownership of, with the data weights of its tokens (null: all 1).</summary>
-    public Batch(Tensor inputIds, Tensor attentionMask, Tensor positionIds, Tensor labels, Tensor roles, Tensor? dataWeights)
+    public Batch(Tensor inputIds, Tensor documentIds, Tensor positionIds, Tensor labels, Tensor roles, Tensor? dataWeights)
     {
         InputIds = inputIds;
-        AttentionMask = attentionMask;
+        DocumentIds = documentIds;
         PositionIds = positionIds;
         Labels = labels;
         Roles = roles;
@@ -32,7 +32,7 @@ public sealed class Batch : IDisposable
     public Tensor InputIds { get; }
 
     /// <summary>[B, N] int64: 0 on padding, otherwise the document id (1 for a padded batch, 1..k in a packed row).</summary>
-    public Tensor AttentionMask { get; }
+    public Tensor DocumentIds { get; }
 
     /// <summary>[B, N] int64 positions within each document.</summary>
     public Tensor PositionIds { get; }
@@ -60,14 +60,14 @@ public sealed class Batch : IDisposable
     public Tensor PromptMask()
     {
         using var scope = NewDisposeScope();
-        return (Roles.ne((long)TokenRole.Assistant) & AttentionMask.ne(0)).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return (Roles.ne((long)TokenRole.Assistant) & DocumentIds.ne(0)).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>[B, N] fp32: 1 on completion tokens, else 0.</summary>
     public Tensor CompletionMask()
     {
         using var scope = NewDisposeScope();
-        return (Roles.eq((long)TokenRole.Assistant) & AttentionMask.ne(0)).to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return (Roles.eq((long)TokenRole.Assistant) & DocumentIds.ne(0)).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>[B, N] fp32 loss weights: PLW on prompt tokens, 1 on completion tokens, times the data weights, 0 on padding.</summary>
@@ -81,23 +81,23 @@ public sealed class Batch : IDisposable
         Tensor table = tensor(new[] { (float)roleWeights.System, (float)roleWeights.User, (float)roleWeights.Assistant }, device: Roles.device);
         Tensor w = table.index_select(0, Roles.flatten()).reshape(Roles.shape);
         if (DataWeights is not null) w = w * DataWeights;
-        return (w * AttentionMask.ne(0).to(ScalarType.Float32)).MoveToOuterDisposeScope();
+        return (w * DocumentIds.ne(0).to(ScalarType.Float32)).MoveToOuterDisposeScope();
     }
 
     /// <summary>A copy of this batch on <paramref name="device"/>.</summary>
     public Batch To(Device device) =>
-        new(InputIds.to(device), AttentionMask.to(device), PositionIds.to(device), Labels.to(device), Roles.to(device), DataWeights?.to(device));
+        new(InputIds.to(device), DocumentIds.to(device), PositionIds.to(device), Labels.to(device), Roles.to(device), DataWeights?.to(device));
 
     /// <summary>Rows <paramref name="start"/> to <paramref name="start"/>+<paramref name="count"/> as a new batch (for micro-batching).</summary>
     public Batch Rows(long start, long count) =>
-        new(InputIds.narrow(0, start, count).clone(), AttentionMask.narrow(0, start, count).clone(), PositionIds.narrow(0, start, count).clone(),
+        new(InputIds.narrow(0, start, count).clone(), DocumentIds.narrow(0, start, count).clone(), PositionIds.narrow(0, start, count).clone(),
             Labels.narrow(0, start, count).clone(), Roles.narrow(0, start, count).clone(), DataWeights?.narrow(0, start, count).clone());
 
     /// <inheritdoc />
     public void Dispose()
     {
         InputIds.Dispose();
-        AttentionMask.Dispose();
+        DocumentIds.Dispose();
         PositionIds.Dispose();
         Labels.Dispose();
         Roles.Dispose();

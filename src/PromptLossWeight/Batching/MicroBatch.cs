@@ -33,14 +33,14 @@ public sealed class MicroBatch
 
     /// <summary>
     /// The batch: <see cref="PackingCollator.Collate"/> of the carried rows when packed, otherwise
-    /// <see cref="Collator.Pad"/>.
+    /// <see cref="PaddingCollator.Pad"/>.
     /// </summary>
     /// <param name="padId">Token id written into padding positions.</param>
     /// <param name="device">Where the tensors go; null for the CPU.</param>
     public Batch Collate(long padId = 0, Device? device = null) =>
         Packing is PackingPlan plan
             ? PackingCollator.Collate(Examples, plan, 0, plan.Rows.Count, padId, device)
-            : Collator.Pad(Examples, padId, device);
+            : PaddingCollator.Pad(Examples, padId, device);
 
     /// <summary>
     /// Cuts an ordered list of examples into padded micro-batches of <paramref name="batchSize"/> examples (the last

@@ -1,3 +1,4 @@
+using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
 using PromptLossWeight.Models;
 using TorchSharp;
@@ -43,8 +44,8 @@ public sealed class TokenStatistics : IDisposable
     /// <param name="chunkSize">Token rows reduced at once.</param>
     public static TokenStatistics FromLogits(Tensor logits, Tensor labels, IReadOnlyList<long>? answerTokenIds = null, int chunkSize = DefaultChunkSize)
     {
-        OutputChecks.ValidateChunkSize(chunkSize);
-        OutputChecks.ValidateLogitsAndLabels(logits, labels);
+        LossInputChecks.ValidateChunkSize(chunkSize);
+        LossInputChecks.ValidateLogitsAndLabels(logits, labels);
         long b = logits.shape[0], n = logits.shape[1], v = logits.shape[2];
         return FromRows(logits.reshape(b * n, v), rows => rows, v, labels, answerTokenIds, chunkSize);
     }
@@ -62,9 +63,9 @@ public sealed class TokenStatistics : IDisposable
     public static TokenStatistics FromHiddenStates(Tensor hidden, Tensor outputWeight, Tensor labels, IReadOnlyList<long>? answerTokenIds = null,
         int chunkSize = DefaultChunkSize, double? logitSoftcap = null)
     {
-        OutputChecks.ValidateChunkSize(chunkSize);
-        OutputChecks.ValidateHiddenAndHead(hidden, outputWeight, labels);
-        OutputChecks.ValidateLogitsAndLabels(hidden, labels);
+        LossInputChecks.ValidateChunkSize(chunkSize);
+        LossInputChecks.ValidateHiddenAndHead(hidden, outputWeight, labels);
+        LossInputChecks.ValidateLogitsAndLabels(hidden, labels, "hidden states");
         long b = hidden.shape[0], n = hidden.shape[1], d = hidden.shape[2];
         Tensor weightT = outputWeight.t();                                                      // [D, V]
         Func<Tensor, Tensor> toLogits = logitSoftcap is double cap
@@ -89,7 +90,7 @@ public sealed class TokenStatistics : IDisposable
         Tensor target = labels[.., 1..].reshape(b * (n - 1));                                   // [B·(N-1)]
         Tensor kept = target.ne(TokenLabels.IgnoreIndex).nonzero().squeeze(1);                 // [M]
         Tensor keptTargets = target.index_select(0, kept);
-        OutputChecks.ValidateTargets(keptTargets, vocabularySize);
+        LossInputChecks.ValidateTargets(keptTargets, vocabularySize);
         // position (row r, column i) of the shifted grid is position r·N + i of the full grid
         Tensor rows = kept.div(n - 1, rounding_mode: RoundingMode.floor) * n + kept.remainder(n - 1);
 

@@ -32,7 +32,7 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
     /// <param name="normalization">What the loss divides by (Σw by default).</param>
     public ChunkedWeightedCrossEntropy(int chunkSize = DefaultChunkSize, LossNormalization normalization = LossNormalization.WeightSum)
     {
-        ChunkSize = OutputChecks.ValidateChunkSize(chunkSize);
+        ChunkSize = LossInputChecks.ValidateChunkSize(chunkSize);
         if (!Enum.IsDefined(normalization)) throw new ArgumentOutOfRangeException(nameof(normalization), normalization, "Unknown loss normalization.");
         Normalization = normalization;
     }
@@ -52,7 +52,7 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
         Tensor loss;
         if (model is IHiddenStateLanguageModel hiddenModel)
         {
-            Tensor hidden = hiddenModel.HiddenStates(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+            Tensor hidden = hiddenModel.HiddenStates(batch.InputIds, batch.DocumentIds, batch.PositionIds);
             loss = Compute(hidden, hiddenModel.OutputWeight, batch.Labels, weights, normalizer, ChunkSize, Normalization, hiddenModel.LogitSoftcap);
         }
         else
@@ -75,11 +75,11 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
         using var scope = NewDisposeScope();
         if (model is IHiddenStateLanguageModel hiddenModel)
         {
-            Tensor hidden = hiddenModel.HiddenStates(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+            Tensor hidden = hiddenModel.HiddenStates(batch.InputIds, batch.DocumentIds, batch.PositionIds);
             return IWeightedLoss.Moved(TokenStatistics.FromHiddenStates(hidden, hiddenModel.OutputWeight, batch.Labels, answerTokenIds, ChunkSize,
                 hiddenModel.LogitSoftcap));
         }
-        Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+        Tensor logits = model.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds);
         return IWeightedLoss.Moved(TokenStatistics.FromLogits(logits, batch.Labels, answerTokenIds, ChunkSize));
     }
 
@@ -101,14 +101,14 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
     {
         if (logitSoftcap is double c && !(c > 0 && double.IsFinite(c)))
             throw new ArgumentOutOfRangeException(nameof(logitSoftcap), c, "The logit soft-cap must be a positive number.");
-        OutputChecks.ValidateChunkSize(chunkSize);
+        LossInputChecks.ValidateChunkSize(chunkSize);
         if (normalizer is double given) WeightedCrossEntropy.ValidateNormalizer(given);
-        OutputChecks.ValidateHiddenAndHead(hidden, outputWeight, labels);
-        WeightedCrossEntropy.Validate(hidden, labels, weights);
+        LossInputChecks.ValidateHiddenAndHead(hidden, outputWeight, labels);
+        WeightedCrossEntropy.Validate(hidden, labels, weights, "hidden states");
 
         using var scope = NewDisposeScope();
         var selection = SelectPredictingRows(hidden, labels, weights);
-        OutputChecks.ValidateTargets(selection.Targets, outputWeight.shape[0]);
+        LossInputChecks.ValidateTargets(selection.Targets, outputWeight.shape[0]);
 
         Tensor scale;
         using (no_grad())

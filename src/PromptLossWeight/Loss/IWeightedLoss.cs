@@ -41,7 +41,7 @@ public interface IWeightedLoss
         ArgumentNullException.ThrowIfNull(batch);
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+        Tensor logits = model.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds);
         return Moved(TokenStatistics.FromLogits(logits, batch.Labels, answerTokenIds));
     }
 
@@ -75,7 +75,7 @@ public sealed class LogitsWeightedLoss : IWeightedLoss
     public Tensor Compute(ICausalLanguageModel model, Batch batch, Tensor weights, double? normalizer = null)
     {
         using var scope = NewDisposeScope();
-        Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+        Tensor logits = model.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds);
         Tensor loss = normalizer is double n
             ? WeightedCrossEntropy.Compute(logits, batch.Labels, weights, n)
             : WeightedCrossEntropy.Compute(logits, batch.Labels, weights, Normalization);

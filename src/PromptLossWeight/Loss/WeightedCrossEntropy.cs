@@ -117,7 +117,7 @@ public static class WeightedCrossEntropy
     /// </summary>
     public static Tensor PerToken(Tensor logits, Tensor labels)
     {
-        OutputChecks.ValidateLogitsAndLabels(logits, labels);
+        LossInputChecks.ValidateLogitsAndLabels(logits, labels);
         return PerTokenUnchecked(logits, labels);
     }
 
@@ -149,15 +149,15 @@ public static class WeightedCrossEntropy
             throw new ArgumentException($"The normaliser must be finite and >= 0, got {normalizer}.", nameof(normalizer));
     }
 
-    internal static void Validate(Tensor logits, Tensor labels, Tensor weights)
+    internal static void Validate(Tensor logits, Tensor labels, Tensor weights, string what = "logits")
     {
-        OutputChecks.ValidateLogitsAndLabels(logits, labels);
+        LossInputChecks.ValidateLogitsAndLabels(logits, labels, what);
         if (weights.dim() != 2 || weights.shape[0] != labels.shape[0] || weights.shape[1] != labels.shape[1])
-            throw new ArgumentException($"weights must be [B, N] like labels {OutputChecks.Shape(labels)}; got {OutputChecks.Shape(weights)}.", nameof(weights));
+            throw new ArgumentException($"weights must be [B, N] like labels {LossInputChecks.Shape(labels)}; got {LossInputChecks.Shape(weights)}.", nameof(weights));
         if (!is_floating_point(weights))
             throw new ArgumentException($"weights must be floating point; got {weights.dtype}.", nameof(weights));
-        if (!OutputChecks.SameDevice(weights, logits))
-            throw new ArgumentException($"weights are on {weights.device} but logits are on {logits.device}.", nameof(weights));
+        if (!LossInputChecks.SameDevice(weights, logits))
+            throw new ArgumentException($"weights are on {weights.device} but {what} are on {logits.device}.", nameof(weights));
         RequireFiniteNonNegative(weights);
     }
 
@@ -169,7 +169,7 @@ public static class WeightedCrossEntropy
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        string shape = OutputChecks.Shape(weights);
+        string shape = LossInputChecks.Shape(weights);
         DeferredChecks.Require(nameof(weights),
             (isfinite(weights).all(), $"weights {shape} contain NaN or infinity."),
             (weights.ge(0).all(), $"weights {shape} contain negative values; weights must be >= 0."));

@@ -146,11 +146,11 @@ public partial class Trainer : IDisposable
     protected virtual Batch Collate(MicroBatch microBatch) => microBatch.Collate(Options.PadTokenId, Device);
 
     /// <summary>
-    /// Turns a group of evaluation examples into a batch on <see cref="Device"/>. Default: <see cref="Collator.Pad"/>
+    /// Turns a group of evaluation examples into a batch on <see cref="Device"/>. Default: <see cref="PaddingCollator.Pad"/>
     /// (one example per row, so the per-sequence statistics are per example, with or without packing in training).
     /// </summary>
     protected virtual Batch CollateEval(IReadOnlyList<MaskedExample> examples) =>
-        Collator.Pad(examples, Options.PadTokenId, Device);
+        PaddingCollator.Pad(examples, Options.PadTokenId, Device);
 
     // ---------------------------------------------------------------- hooks: loss
 
@@ -196,7 +196,7 @@ public partial class Trainer : IDisposable
     {
         if (Options.EvaluationSource == EvaluationSource.Logits)
         {
-            Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+            Tensor logits = model.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds);
             return PreprocessLogitsForMetrics(logits, batch);
         }
         IReadOnlyList<long>? answers = Options.AnswerTokenIds.Count > 0 ? Options.AnswerTokenIds : null;

@@ -121,11 +121,11 @@ public class LlamaCudaTests
         LoraAdapter.Load(fresh, Path.Combine(dir, "adapter"));
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        using Batch batch = Collator.Pad(data, padId: 0, device: device);
-        Tensor trained = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
-        RelativeError(fresh.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds), trained).Should().BeLessThan(1e-6, "the loaded adapter");
+        using Batch batch = PaddingCollator.Pad(data, padId: 0, device: device);
+        Tensor trained = model.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds);
+        RelativeError(fresh.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds), trained).Should().BeLessThan(1e-6, "the loaded adapter");
         adapter.Merge();
-        RelativeError(model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds), trained).Should().BeLessThan(1e-4, "the merged weights");
+        RelativeError(model.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds), trained).Should().BeLessThan(1e-4, "the merged weights");
     }
 
     [SkippableFact]

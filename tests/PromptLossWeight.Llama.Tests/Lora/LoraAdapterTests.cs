@@ -288,7 +288,7 @@ public class LoraAdapterTests
         {
             using var scope = NewDisposeScope();
             optimizer.zero_grad();
-            Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+            Tensor logits = model.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds);
             Tensor loss = WeightedCrossEntropy.Compute(logits, batch.Labels, weights);
             loss.backward();
             optimizer.step();
@@ -299,7 +299,7 @@ public class LoraAdapterTests
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+        Tensor logits = model.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds);
         return WeightedCrossEntropy.Compute(logits, batch.Labels, batch.CompletionMask()).item<float>();
     }
 

@@ -51,10 +51,10 @@ public class LoraTrainerTests
 
     private static double CompletionLoss(LlamaForCausalLM model, IReadOnlyList<MaskedExample> data)
     {
-        using var batch = Collator.Pad(data, padId: 0, device: CPU);
+        using var batch = PaddingCollator.Pad(data, padId: 0, device: CPU);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+        Tensor logits = model.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds);
         return WeightedCrossEntropy.Compute(logits, batch.Labels, batch.CompletionMask()).item<float>();
     }
 }

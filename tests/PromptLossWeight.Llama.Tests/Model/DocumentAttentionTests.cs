@@ -100,7 +100,7 @@ public class DocumentAttentionTests
     {
         using var model = Tiny.Model();
         var examples = TinyData.ReverseExamples(examples: 7);
-        using Batch padded = Collator.Pad(examples, padId: 0, device: CPU);
+        using Batch padded = PaddingCollator.Pad(examples, padId: 0, device: CPU);
         var (packed, plan) = PackingCollator.Pack(examples, rowLength: 24, padId: 0, device: CPU);
         using (packed)
         {
@@ -121,7 +121,7 @@ public class DocumentAttentionTests
     {
         model.zero_grad();
         using var weights = batch.Weights(plw);
-        using var logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+        using var logits = model.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds);
         using var loss = WeightedCrossEntropy.Compute(logits, batch.Labels, weights);
         loss.backward();
         var gradients = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone());

@@ -90,8 +90,8 @@ public class LlamaForCausalLMTests
             new MaskedExample(shortRow, shortRow.Select(_ => TokenRole.User).ToArray()),
             new MaskedExample(longRow, longRow.Select(_ => TokenRole.Assistant).ToArray()),
         };
-        using Batch batch = Collator.Pad(examples, padId: 0, device: CPU);
-        using var batched = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+        using Batch batch = PaddingCollator.Pad(examples, padId: 0, device: CPU);
+        using var batched = model.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds);
         foreach (var (row, ids) in new[] { (0, shortRow), (1, longRow) })
         {
             using var alone = model.Logits(Tiny.Ids(ids));
@@ -133,15 +133,15 @@ public class LlamaForCausalLMTests
     {
         using var model = Tiny.Model();
         var examples = TinyData.ReverseExamples(examples: 6);
-        using Batch padded = Collator.Pad(examples, padId: 0, device: CPU);
+        using Batch padded = PaddingCollator.Pad(examples, padId: 0, device: CPU);
         var (packed, plan) = PackingCollator.Pack(examples, rowLength: 24, padId: 0, device: CPU);
         using (packed)
         {
             plan.Rows.Count.Should().BeLessThan(examples.Count, "several documents share a row");
             using var paddedWeights = padded.Weights(0.1);
             using var packedWeights = packed.Weights(0.1);
-            using var paddedLogits = model.Logits(padded.InputIds, padded.AttentionMask, padded.PositionIds);
-            using var packedLogits = model.Logits(packed.InputIds, packed.AttentionMask, packed.PositionIds);
+            using var paddedLogits = model.Logits(padded.InputIds, padded.DocumentIds, padded.PositionIds);
+            using var packedLogits = model.Logits(packed.InputIds, packed.DocumentIds, packed.PositionIds);
             using var paddedLoss = WeightedCrossEntropy.Compute(paddedLogits, padded.Labels, paddedWeights);
             using var packedLoss = WeightedCrossEntropy.Compute(packedLogits, packed.Labels, packedWeights);
             packedLoss.item<float>().Should().BeApproximately(paddedLoss.item<float>(), 1e-5f);

@@ -7,7 +7,7 @@ namespace PromptLossWeight.Llama.Tests.Support;
 /// <summary>A tiny instruction data set: the completion copies the prompt's tokens in reverse, then EOS.</summary>
 internal static class TinyData
 {
-    public static Batch ReverseBatch(int examples = 8, long seed = 11) => Collator.Pad(ReverseExamples(examples, seed), padId: 0, device: CPU);
+    public static Batch ReverseBatch(int examples = 8, long seed = 11) => PaddingCollator.Pad(ReverseExamples(examples, seed), padId: 0, device: CPU);
 
     public static IReadOnlyList<MaskedExample> ReverseExamples(int examples = 8, long seed = 11)
     {

@@ -12,9 +12,9 @@ public class CollatorTests
     [Fact]
     public void Rows_are_right_padded_with_attention_mask_0_and_ignored_labels()
     {
-        using Batch batch = Collator.Pad([Short, Long], padId: 0);
+        using Batch batch = PaddingCollator.Pad([Short, Long], padId: 0);
         batch.InputIds.data<long>().ToArray().Should().Equal(5, 6, 7, 0, 0, 1, 2, 3, 4, 8);
-        batch.AttentionMask.data<long>().ToArray().Should().Equal(1, 1, 1, 0, 0, 1, 1, 1, 1, 1);
+        batch.DocumentIds.data<long>().ToArray().Should().Equal(1, 1, 1, 0, 0, 1, 1, 1, 1, 1);
         batch.Labels.data<long>().ToArray().Should().Equal(5, 6, 7, WeightedCrossEntropy.IgnoreIndex, WeightedCrossEntropy.IgnoreIndex, 1, 2, 3, 4, 8);
         batch.PositionIds.data<long>().ToArray().Should().Equal(0, 1, 2, 3, 4, 0, 1, 2, 3, 4);
     }
@@ -22,7 +22,7 @@ public class CollatorTests
     [Fact]
     public void Masks_and_weights_follow_the_roles_and_are_zero_on_padding()
     {
-        using Batch batch = Collator.Pad([Short, Long], padToMultipleOf: 4);
+        using Batch batch = PaddingCollator.Pad([Short, Long], padToMultipleOf: 4);
         batch.Length.Should().Be(8);
         batch.PromptMask().data<float>().ToArray().Should().Equal(1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0);
         batch.CompletionMask().data<float>().ToArray().Should().Equal(0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0);
@@ -33,6 +33,6 @@ public class CollatorTests
     [Fact]
     public void An_empty_list_cannot_be_collated()
     {
-        FluentActions.Invoking(() => Collator.Pad([])).Should().Throw<ArgumentException>().WithMessage("*empty*");
+        FluentActions.Invoking(() => PaddingCollator.Pad([])).Should().Throw<ArgumentException>().WithMessage("*empty*");
     }
 }

@@ -23,7 +23,7 @@ public class MicroBatchTests
 
         batch.Size.Should().Be(2);
         batch.InputIds.data<long>().ToArray().Should().Equal(10, 11, 0, 0, 0, 0, 0, 0, 20, 21, 22, 30, 31, 32, 33, 0);
-        batch.AttentionMask.data<long>().ToArray().Should().Equal(1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 0);
+        batch.DocumentIds.data<long>().ToArray().Should().Equal(1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 0);
     }
 
     [Fact]

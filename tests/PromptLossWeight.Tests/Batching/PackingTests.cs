@@ -68,7 +68,7 @@ public class PackingTests
         {
             plan.Rows.Should().HaveCount(1);
             batch.InputIds.data<long>().ToArray().Should().Equal(11, 12, 13, 21, 22, 0);
-            batch.AttentionMask.data<long>().ToArray().Should().Equal(1, 1, 1, 2, 2, 0);
+            batch.DocumentIds.data<long>().ToArray().Should().Equal(1, 1, 1, 2, 2, 0);
             batch.PositionIds.data<long>().ToArray().Should().Equal(0, 1, 2, 0, 1, 0);
             batch.Labels.data<long>().ToArray().Should().Equal(-100, 12, 13, -100, 22, -100);
             batch.Weights(0.25).data<float>().ToArray().Should().Equal(0.25f, 1, 1, 0.25f, 1, 0);
@@ -85,7 +85,7 @@ public class PackingTests
         using var scope = NewDisposeScope();
         var model = new TinyDocumentModel(seed: 5);
         List<MaskedExample> examples = RandomExamples(seed: 7, count: 9, minLength: 3, maxLength: 20);
-        using Batch padded = Collator.Pad(examples);
+        using Batch padded = PaddingCollator.Pad(examples);
         var (packed, plan) = PackingCollator.Pack(examples, 32);
         using (packed)
         {
@@ -109,19 +109,19 @@ public class PackingTests
         var (packed, plan) = PackingCollator.Pack(examples, 32);
         using (packed)
         {
-            long[] documents = packed.AttentionMask.data<long>().ToArray();
+            long[] documents = packed.DocumentIds.data<long>().ToArray();
             int rowLength = plan.RowLength;
             int row = Enumerable.Range(0, plan.Rows.Count).First(r => plan.Rows[r].Count >= 2);
 
-            Tensor before = model.Logits(packed.InputIds, packed.AttentionMask, packed.PositionIds);
+            Tensor before = model.Logits(packed.InputIds, packed.DocumentIds, packed.PositionIds);
             // Replace every token of document 1 in that row with other ids.
             Tensor perturbedIds = packed.InputIds.clone();
             for (int i = 0; i < rowLength; i++)
                 if (documents[row * rowLength + i] == 1) perturbedIds[row, i] = (perturbedIds[row, i] + 5) % 37;
-            Tensor after = model.Logits(perturbedIds, packed.AttentionMask, packed.PositionIds);
+            Tensor after = model.Logits(perturbedIds, packed.DocumentIds, packed.PositionIds);
 
             Tensor changed = (after - before).abs().amax(2);                                        // [rows, N]
-            Tensor inDocumentOne = packed.AttentionMask.eq(1) & arange(plan.Rows.Count).eq(row).unsqueeze(1);
+            Tensor inDocumentOne = packed.DocumentIds.eq(1) & arange(plan.Rows.Count).eq(row).unsqueeze(1);
             changed.masked_select(inDocumentOne.logical_not()).max().item<float>().Should().Be(0, "no other token may see document 1");
             changed.masked_select(inDocumentOne).max().item<float>().Should().BeGreaterThan(0, "the perturbation reaches document 1 itself");
         }

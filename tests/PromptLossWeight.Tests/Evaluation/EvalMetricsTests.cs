@@ -102,7 +102,7 @@ public class EvalMetricsTests
     [Fact]
     public void Per_sequence_statistics_are_reduced_on_the_device_to_one_value_per_row()
     {
-        using var batch = Collator.Pad(Examples);
+        using var batch = PaddingCollator.Pad(Examples);
         using var logits = tensor(Rows.SelectMany(r => r).ToArray(), [2, 4, 4]);
 
         var statistics = SequenceStatistics.FromLogits(logits, batch, [2, 3]);

@@ -95,10 +95,10 @@ public class TokenStatisticsTests
             new([1, 2, 3, 4, 5], [TokenRole.User, TokenRole.User, TokenRole.Assistant, TokenRole.Assistant, TokenRole.Assistant]),
             new([6, 7, 8], [TokenRole.User, TokenRole.Assistant, TokenRole.Assistant]),
         };
-        using Batch batch = Collator.Pad(examples);
+        using Batch batch = PaddingCollator.Pad(examples);
         using TokenStatistics stats = new ChunkedWeightedCrossEntropy(chunkSize: 2).EvaluationStatistics(model, batch, [4, 8]);
         using var noGrad = no_grad();
-        using TokenStatistics reference = TokenStatistics.FromLogits(model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds), batch.Labels, [4, 8]);
+        using TokenStatistics reference = TokenStatistics.FromLogits(model.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds), batch.Labels, [4, 8]);
         (stats.Loss - reference.Loss).abs().max().item<float>().Should().BeLessThan(1e-5f);
         stats.Correct.data<bool>().ToArray().Should().Equal(reference.Correct.data<bool>().ToArray());
         stats.AnswerCorrect!.data<bool>().ToArray().Should().Equal(reference.AnswerCorrect!.data<bool>().ToArray());

@@ -238,7 +238,7 @@ public class ChunkedWeightedCrossEntropyTests
             new([1, 2, 3, 4], [TokenRole.User, TokenRole.User, TokenRole.Assistant, TokenRole.Assistant]),
             new([5, 6], [TokenRole.User, TokenRole.Assistant]),
         };
-        using var batch = Collator.Pad(examples);
+        using var batch = PaddingCollator.Pad(examples);
         Tensor weights = batch.Weights(0.3);
         float chunked = new ChunkedWeightedCrossEntropy(2).Compute(model, batch, weights).item<float>();
         float reference = new LogitsWeightedLoss().Compute(model, batch, weights).item<float>();

@@ -77,7 +77,7 @@ public class DataWeightTests
         var weighted = builder.Build("ab", "cd", weight: 2)!;
         var plain = builder.Build("e", "f")!;
 
-        using Batch padded = Collator.Pad([plain, weighted]);
+        using Batch padded = PaddingCollator.Pad([plain, weighted]);
         using var weights = padded.Weights(0.5);
         var (packedBatch, _) = PackingCollator.Pack([plain, weighted], rowLength: 8);
         using Batch packed = packedBatch;

@@ -113,7 +113,7 @@ public class ScheduleTests
         {
             float[] w = weights.cpu().data<float>().ToArray();
             long[] roles = batch.Roles.cpu().data<long>().ToArray();
-            long[] mask = batch.AttentionMask.cpu().data<long>().ToArray();
+            long[] mask = batch.DocumentIds.cpu().data<long>().ToArray();
             PromptWeights.Add(w.Where((_, i) => mask[i] != 0 && roles[i] != (long)PromptLossWeight.Masking.TokenRole.Assistant).Distinct().Single());
             return base.ComputeLoss(model, batch, weights, normalizer);
         }

@@ -19,7 +19,7 @@ public class SubclassTests
 
         protected override Tensor ComputeLoss(ICausalLanguageModel model, Batch batch, Tensor weights, double normalizer)
         {
-            Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);          // [B, N, V]
+            Tensor logits = model.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds);          // [B, N, V]
             Tensor ce = WeightedCrossEntropy.Compute(logits, batch.Labels, weights, normalizer);
             Tensor z = logits.logsumexp(-1).pow(2);                                                      // [B, N]
             Tensor zLoss = (z * weights).sum() / normalizer;

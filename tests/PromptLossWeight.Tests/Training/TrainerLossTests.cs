@@ -21,7 +21,7 @@ public class TrainerLossTests
             Tensor loss = base.ComputeLoss(model, batch, weights, normalizer);
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+            Tensor logits = model.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds);
             Tensor reference = WeightedCrossEntropy.Compute(logits, batch.Labels, ReferenceWeights!(batch));
             Calls.Add((loss.item<float>(), reference.item<float>(), weights.cpu().data<float>().ToArray(), batch.Roles.cpu().data<long>().ToArray()));
             return loss;
@@ -76,7 +76,7 @@ public class TrainerLossTests
         var examples = TrainerTestData.Examples(4, seed: 2);
         var model = new LeafLogitsModel(new TinyCausalModel());
         var trainer = new ProbeTrainer(model, TrainerTestData.Options(dir.Path) with { PromptLossWeight = 0 }, examples);
-        using Batch batch = Collator.Pad(examples);
+        using Batch batch = PaddingCollator.Pad(examples);
         using Tensor weights = batch.Weights(0.0);
         double normalizer = WeightedCrossEntropy.ShiftedWeights(batch.Labels, weights).sum().item<float>();
 

@@ -32,7 +32,7 @@ public class WeightedTrainingTests
             using var noGrad = no_grad();
             Tensor expected = batch.Weights(Expected);
             expected.allclose(weights).Should().BeTrue("the weights are role weights (λp, λc) times the data weights");
-            Tensor logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+            Tensor logits = model.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds);
             Calls.Add((loss.item<float>(), WeightedCrossEntropy.Compute(logits, batch.Labels, expected, Normalization).item<float>()));
             return loss;
         }
@@ -139,10 +139,10 @@ public class WeightedTrainingTests
 
         var metrics = trainer.Evaluate();
 
-        using var batch = Collator.Pad(eval);
+        using var batch = PaddingCollator.Pad(eval);
         using var weights = batch.Weights(new RoleWeights(0.25, 0.25, 2));
         using var noGrad = no_grad();
-        using var logits = model.Logits(batch.InputIds, batch.AttentionMask, batch.PositionIds);
+        using var logits = model.Logits(batch.InputIds, batch.DocumentIds, batch.PositionIds);
         metrics[MetricNames.WeightedLoss].Should().BeApproximately(WeightedCrossEntropy.Compute(logits, batch.Labels, weights, LossNormalization.WeightSum).item<float>(), 1e-6);
         metrics[MetricNames.WeightedLossNonZero].Should().BeApproximately(WeightedCrossEntropy.Compute(logits, batch.Labels, weights, LossNormalization.NonZeroTokens).item<float>(), 1e-6);
         metrics[MetricNames.WeightedLossNonZero].Should().NotBeApproximately(metrics[MetricNames.WeightedLoss], 1e-3);

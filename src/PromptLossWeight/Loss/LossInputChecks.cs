@@ -1,27 +1,29 @@
 using static TorchSharp.torch;
 
-namespace PromptLossWeight.Models;
+namespace PromptLossWeight.Loss;
 
 /// <summary>
-/// Shape, dtype and device checks of model outputs (logits, hidden states, the LM-head weight) against the labels,
+/// Shape, dtype and device checks of the loss inputs: model outputs (logits, hidden states, the LM-head weight) against the labels,
 /// shared by the losses and the evaluation statistics so both report the same one-line errors.
 /// </summary>
-internal static class OutputChecks
+internal static class LossInputChecks
 {
-    internal static void ValidateLogitsAndLabels(Tensor logits, Tensor labels)
+    /// <summary>Checks model outputs against the labels; <paramref name="what"/> names them in errors ("logits" or "hidden states").</summary>
+    internal static void ValidateLogitsAndLabels(Tensor logits, Tensor labels, string what = "logits")
     {
+        string shape = what == "logits" ? "[B, N, V]" : "[B, N, D]";
         if (logits.dim() != 3)
-            throw new ArgumentException($"logits must be [B, N, V]; got shape {Shape(logits)}.", nameof(logits));
+            throw new ArgumentException($"{what} must be {shape}; got shape {Shape(logits)}.", nameof(logits));
         if (!is_floating_point(logits))
-            throw new ArgumentException($"logits must be floating point (fp32, bf16 or fp16); got {logits.dtype}.", nameof(logits));
+            throw new ArgumentException($"{what} must be floating point (fp32, bf16 or fp16); got {logits.dtype}.", nameof(logits));
         if (labels.dim() != 2 || labels.shape[0] != logits.shape[0] || labels.shape[1] != logits.shape[1])
-            throw new ArgumentException($"labels must be [B, N] = [{logits.shape[0]}, {logits.shape[1]}] to match logits {Shape(logits)}; got {Shape(labels)}.", nameof(labels));
+            throw new ArgumentException($"labels must be [B, N] = [{logits.shape[0]}, {logits.shape[1]}] to match {what} {Shape(logits)}; got {Shape(labels)}.", nameof(labels));
         if (labels.dtype != ScalarType.Int64)
             throw new ArgumentException($"labels must be int64; got {labels.dtype}.", nameof(labels));
         if (!SameDevice(labels, logits))
-            throw new ArgumentException($"labels are on {labels.device} but logits are on {logits.device}.", nameof(labels));
+            throw new ArgumentException($"labels are on {labels.device} but {what} are on {logits.device}.", nameof(labels));
         if (logits.shape[1] < 2)
-            throw new ArgumentException($"sequences need at least 2 tokens for a next-token loss; logits have shape {Shape(logits)}.", nameof(logits));
+            throw new ArgumentException($"sequences need at least 2 tokens for a next-token loss; {what} have shape {Shape(logits)}.", nameof(logits));
     }
 
     internal static void ValidateHiddenAndHead(Tensor hidden, Tensor outputWeight, Tensor labels)

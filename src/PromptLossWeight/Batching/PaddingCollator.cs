@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace PromptLossWeight.Batching;
 
 /// <summary>Collates <see cref="MaskedExample"/>s into a right-padded <see cref="Batch"/>.</summary>
-public static class Collator
+public static class PaddingCollator
 {
     /// <summary>
     /// Pads every example on the right to the longest one (rounded up to <paramref name="padToMultipleOf"/>).
