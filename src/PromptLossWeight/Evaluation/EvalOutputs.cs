@@ -72,7 +72,14 @@ public sealed class EvalOutputs
 
     /// <summary>Concatenates the statistics of every evaluation batch (in order) and copies them to the CPU, one host read per statistic.</summary>
     /// <exception cref="InvalidOperationException">A statistic is not one value per sequence, or the batches disagree on which statistics they have.</exception>
-    public static EvalOutputs Concatenate(IReadOnlyList<(SequenceStatistics Statistics, long BatchSize)> batches)
+    public static EvalOutputs Concatenate(IReadOnlyList<(SequenceStatistics Statistics, long BatchSize)> batches) =>
+        new(ConcatenateColumns(batches));
+
+    /// <summary>Outputs from columns already on the CPU, by statistic name (a data-parallel evaluation's, summed over the ranks).</summary>
+    internal static EvalOutputs FromColumns(IReadOnlyDictionary<string, double[]> columns) => new(columns);
+
+    /// <summary>The columns of <see cref="Concatenate"/>, by statistic name.</summary>
+    internal static Dictionary<string, double[]> ConcatenateColumns(IReadOnlyList<(SequenceStatistics Statistics, long BatchSize)> batches)
     {
         ArgumentNullException.ThrowIfNull(batches);
         using var scope = NewDisposeScope();
@@ -97,7 +104,7 @@ public sealed class EvalOutputs
             if (parts.Keys.FirstOrDefault(k => !names.Contains(k)) is string missing)
                 throw new InvalidOperationException($"Evaluation statistic '{missing}' is missing from batch {i}; every batch must give the same statistics.");
         }
-        return new EvalOutputs(parts.ToDictionary(kv => kv.Key, kv => cat(kv.Value, 0).cpu().data<double>().ToArray(), StringComparer.Ordinal));
+        return parts.ToDictionary(kv => kv.Key, kv => cat(kv.Value, 0).cpu().data<double>().ToArray(), StringComparer.Ordinal);
     }
 }
 

@@ -7,7 +7,8 @@ namespace PromptLossWeight.Logging;
 /// Logs a training run as TensorBoard scalars: at every evaluation, at the record's step,
 /// <c>train/loss</c> (mean since the previous evaluation), <c>train/learning_rate</c>,
 /// <c>train/prompt_loss_weight</c> and <c>eval/&lt;metric&gt;</c> for each metric, on disk at once; at
-/// step ends <c>train/step_loss</c> (every <see cref="StepLossInterval"/> steps). Add it to <see cref="Trainer.Callbacks"/>.
+/// step ends <c>train/step_loss</c> (every <see cref="StepLossInterval"/> steps). Add it to <see cref="Trainer.Callbacks"/>;
+/// in a data-parallel run only rank 0 writes.
 /// </summary>
 /// <remarks>
 /// The event file is created at the first event; <see cref="OnTrainEnd"/> closes it, so a later run with the same
@@ -58,13 +59,14 @@ public sealed class TensorBoardCallback : TrainerCallback, IDisposable
     /// </summary>
     public override void OnStepEnd(TrainerState state, TrainerControl control)
     {
-        if (StepLossInterval > 0 && state.Step % StepLossInterval == 0)
+        if (state.IsWorldProcessZero && StepLossInterval > 0 && state.Step % StepLossInterval == 0)
             Writer().AddScalar(StepLossTag, state.StepLoss, state.Step);
     }
 
     /// <summary>Logs the record's training state and metrics at its step.</summary>
     public override void OnEvaluate(TrainerState state, TrainerControl control, MetricRecord record)
     {
+        if (!state.IsWorldProcessZero) return; // in a data-parallel run, rank 0 writes (every rank has the same values)
         var scalars = new List<KeyValuePair<string, double>>
         {
             new(TrainLossTag, record.TrainLoss),

@@ -22,16 +22,23 @@ public partial class Trainer
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            var batches = new List<(SequenceStatistics, long)>();
-            foreach (IReadOnlyList<MaskedExample> group in PlanEvalBatches())
+            IReadOnlyList<IReadOnlyList<MaskedExample>> plan = PlanEvalBatches();
+            int world = Options.WorldSize, rank = _parallel?.Rank ?? 0;
+            var own = new List<(int Batch, SequenceStatistics Statistics, long Size)>();
+            for (int i = rank; i < plan.Count; i += world) // in a data-parallel run, batch i is rank i mod N's
             {
                 using var batchScope = NewDisposeScope(); // frees the batch and whatever the model built for it
-                Batch batch = CollateEval(group);
+                Batch batch = CollateEval(plan[i]);
+                if (_parallel is not null && batch.Size != plan[i].Count) // the other ranks place the statistics by the plan's counts
+                    throw new InvalidOperationException($"CollateEval made a batch of {batch.Size} rows from {plan[i].Count} examples; a data-parallel evaluation needs one row per example.");
                 SequenceStatistics statistics = ComputeEvalStatistics(Model, batch);
                 foreach (var (_, value) in statistics.Columns()) value.MoveToOuterDisposeScope();
-                batches.Add((statistics, batch.Size));
+                own.Add((i, statistics, batch.Size));
             }
-            return ComputeMetrics(EvalOutputs.Concatenate(batches));
+            EvalOutputs outputs = _parallel is null
+                ? EvalOutputs.Concatenate(own.Select(o => (o.Statistics, o.Size)).ToList())
+                : GatherEvaluation(plan.Select(g => g.Count).ToList(), own.Select(o => (o.Batch, o.Statistics)).ToList());
+            return ComputeMetrics(outputs);
         }
         finally
         {

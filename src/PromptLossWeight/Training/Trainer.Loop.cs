@@ -24,11 +24,25 @@ public partial class Trainer
     /// </remarks>
     /// <exception cref="NonFiniteTrainingException">Non-finite losses or gradients, as the <c>NonFinitePolicy</c> decides.</exception>
     /// <exception cref="OutputDirectoryInUseException">Another live run (in this process or another) holds the output folder.</exception>
+    /// <exception cref="Distributed.DistributedException">In a data-parallel run: another rank failed (named in the message) or a collective timed out.</exception>
     public TrainResult Train()
     {
         if (_started) throw new InvalidOperationException("Train() can be called once per Trainer; create a new Trainer (with ResumeFrom) to continue.");
         _started = true;
-        using RunLock runLock = PrepareOutputDirectory(); // held until Train returns or throws
+        try
+        {
+            return TrainToEnd();
+        }
+        catch (Exception error) when (_parallel is not null)
+        {
+            _parallel.ReportFailure(error); // the other ranks stop with an error naming this rank instead of waiting
+            throw;
+        }
+    }
+
+    private TrainResult TrainToEnd()
+    {
+        using RunLock? runLock = IsMainProcess ? PrepareOutputDirectory() : null; // held until Train returns or throws
         if (Options.Threads is int threads) set_num_threads(threads);
         StepPlan steps = EnsurePlanned();
         // The model may have been moved or converted since the constructor (which replaces its parameters):
@@ -38,14 +52,17 @@ public partial class Trainer
         if (_trainable[0].Parameter.device_type != Device.type || _trainable[0].Parameter.device_index != Device.index)
             throw new InvalidOperationException($"The model was moved to {_trainable[0].Parameter.device} after the trainer was created for {Device}; create the trainer after moving the model.");
         _optimizer = new TrainerOptimizer(_trainable, Options);
-        string? resumeFrom = ResolveResume();
+        // Rank 0 alone reads and writes the output folder; the other ranks receive its state, parameters and optimizer state.
+        string? resumeFrom = IsMainProcess ? ResolveResume() : null;
         if (resumeFrom is not null) _state = LoadCheckpoint(resumeFrom);
         else
         {
             random.manual_seed(Options.Seed);
-            _state = new TrainerState { Seed = Options.Seed, RunId = StartNewRun() };
+            _state = new TrainerState { Seed = Options.Seed, RunId = IsMainProcess ? StartNewRun() : "" };
         }
+        if (_parallel is not null) _state = ReceiveMainState(_state);
         _state.TotalSteps = TotalSteps;
+        _state.IsWorldProcessZero = IsMainProcess;
 
         var control = new TrainerControl();
         Logger.LogInformation("Training {Total} steps ({PerEpoch} per epoch), starting at step {Step}, on {Device}.",
@@ -62,8 +79,10 @@ public partial class Trainer
                 _state.MicroBatchInEpoch = 0;
                 continue;
             }
-            int take = Math.Min(Options.GradientAccumulationSteps, plan.Count - _state.MicroBatchInEpoch);
-            var group = plan.Skip(_state.MicroBatchInEpoch).Take(take).ToList();
+            // A step takes g·N consecutive micro-batches of the plan; rank r trains on every N-th of them, from the r-th.
+            int take = Math.Min(Options.GradientAccumulationSteps * Options.WorldSize, plan.Count - _state.MicroBatchInEpoch);
+            int rank = _parallel?.Rank ?? 0;
+            var group = plan.Skip(_state.MicroBatchInEpoch).Take(take).Where((_, i) => i % Options.WorldSize == rank).ToList();
             RoleWeights roleWeights = CurrentRoleWeights(_state.Step);
             double lr = LearningRateSchedule.At(_state.Step, TotalSteps, Options.LearningRate, Options.WarmupSteps, Options.LearningRateSchedule);
 
@@ -85,6 +104,7 @@ public partial class Trainer
             }
 
             foreach (TrainerCallback c in Callbacks) c.OnStepEnd(_state, control);
+            if (_parallel is not null) AgreeOnControl(control, afterEvaluation: false);
             if (_state.Step % Options.LoggingSteps == 0)
                 Logger.LogInformation("step {Step}/{Total} epoch {Epoch} loss {Loss} plw {Plw} lr {Lr}",
                     _state.Step, TotalSteps, Format(_state.Epoch, "F2"), Format(loss, "F5"), Format(roleWeights.User, "G4"), Format(lr, "E3"));
@@ -94,6 +114,7 @@ public partial class Trainer
             {
                 EvaluateAndSave(control);
                 evaluatedAtThisStep = true;
+                if (_parallel is not null) AgreeOnControl(control, afterEvaluation: true);
             }
             if (control.ShouldStop)
             {
@@ -106,8 +127,8 @@ public partial class Trainer
         Logger.LogInformation("Training ended at step {Step}: {Reason}.", _state.Step, stopReason);
         foreach (TrainerCallback c in Callbacks) c.OnTrainEnd(_state, control);
         string? best = _state.BestStep is long bestStep ? Path.Combine(Options.OutputDirectory, TrainerCheckpoints.FolderName(bestStep)) : null;
-        if (best is not null && !Directory.Exists(best)) best = null;
-        string? last = _lastCheckpoint ?? OwnCheckpoints().Select(c => c.Path).LastOrDefault();
+        if (best is not null && IsMainProcess && !Directory.Exists(best)) best = null;
+        string? last = _lastCheckpoint ?? (IsMainProcess ? OwnCheckpoints().Select(c => c.Path).LastOrDefault() : null);
         return new TrainResult(_state, stopReason, best, last);
     }
 
@@ -125,16 +146,17 @@ public partial class Trainer
         _state.HistoryRows.Add(record);
         _state.TrainLossSum = 0;
         _state.TrainLossCount = 0;
-        MetricHistory.Write(Options.OutputDirectory, _state.History);
+        if (IsMainProcess) MetricHistory.Write(Options.OutputDirectory, _state.History);
         Logger.LogInformation("eval step {Step}: {Metrics}", _state.Step,
             string.Join(", ", metrics.Select(kv => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{kv.Key}={kv.Value:G5}"))));
         if (EvalData.Count > 0) UpdateBest(metrics);
         foreach (TrainerCallback c in Callbacks) c.OnEvaluate(_state, control, record);
 
         _state.OptimizerSteps = _optimizer!.StepCounts();
-        string path = SaveCheckpoint(_state);
+        // Rank 0 writes the checkpoint; the other ranks, which hold the same values, go on to the next step meanwhile.
+        string path = IsMainProcess ? SaveCheckpoint(_state) : Path.Combine(Options.OutputDirectory, TrainerCheckpoints.FolderName(_state.Step));
         _lastCheckpoint = path;
-        ApplyRetention();
+        if (IsMainProcess) ApplyRetention();
         foreach (TrainerCallback c in Callbacks) c.OnSave(_state, control, path);
     }
 
@@ -180,14 +202,17 @@ public partial class Trainer
     {
         using var scope = NewDisposeScope();
         using DeferredChecks.Scope checks = DeferredChecks.Begin();
-        var batches = group.Select(Collate).ToList();
+        var batches = group.Select(Collate).ToList(); // empty on a rank that has no micro-batch in the epoch's last step
         var weights = batches.Select(b => LossWeights(b, roleWeights)).ToList();
+        long step = _state.Step + 1;
         double normalizer;
         using (no_grad())
         {
             foreach (Tensor w in weights) WeightedCrossEntropy.RequireFiniteNonNegative(w);
             Tensor total = batches.Select((b, i) => WeightedCrossEntropy.NormalizerTensor(b.Labels, weights[i], Options.Loss.Normalization))
-                .Aggregate((a, b) => a + b);
+                .Aggregate(zeros(1, dtype: ScalarType.Float64, device: Device).squeeze(), (a, b) => a + b);
+            // Every rank divides by the Σw of the whole step, over all ranks: then the summed gradients are exact.
+            if (_parallel is not null) total = _parallel.SumScalars([total], $"the loss normaliser of step {step}");
             normalizer = checks.Verify(total)[0]; // the weights' checks and the step's normaliser, one host read
         }
 
@@ -202,7 +227,12 @@ public partial class Trainer
             microLoss.backward(); // a non-finite loss gives non-finite gradients; the step is then skipped below
         }
 
-        double[] read = checks.Verify(loss, GradientNorm());
+        if (_parallel is not null)
+        {
+            _parallel.SumGradients(_trainable.Select(p => p.Parameter).ToList(), $"the gradient sum of step {step}");
+            loss = _parallel.SumScalars([loss], $"the loss of step {step}").reshape([]);
+        }
+        double[] read = checks.Verify(loss, GradientNorm()); // the same on every rank, so every rank skips or steps alike
         double stepLoss = read[0], gradNorm = read[1];
         if (!double.IsFinite(stepLoss) || !double.IsFinite(gradNorm))
         {
@@ -254,7 +284,8 @@ internal sealed record StepPlan(long StepsPerEpoch, long TotalSteps, long EvalEv
 {
     public static StepPlan For(TrainerOptions options, long microBatchesPerEpoch)
     {
-        long perEpoch = (microBatchesPerEpoch + options.GradientAccumulationSteps - 1) / options.GradientAccumulationSteps;
+        long perStep = (long)options.GradientAccumulationSteps * options.WorldSize; // micro-batches of all ranks in one optimizer step
+        long perEpoch = (microBatchesPerEpoch + perStep - 1) / perStep;
         long total = options.MaxSteps ?? options.Epochs * perEpoch;
         long evalEvery = options.EvalSteps ?? Math.Max(1, (long)Math.Round(perEpoch * (options.EvalEpochFraction ?? 1.0)));
         return new StepPlan(perEpoch, total, evalEvery);

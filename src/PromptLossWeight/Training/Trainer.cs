@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PromptLossWeight.Batching;
+using PromptLossWeight.Distributed;
 using PromptLossWeight.Evaluation;
 using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
@@ -31,7 +32,8 @@ public partial class Trainer : IDisposable
 {
     // Every field is declared here; each partial file has one job: Trainer.cs construction and the hooks,
     // Trainer.Loop.cs the training loop (the only code that changes _state), Trainer.Evaluation.cs evaluation (reads
-    // only), Trainer.SaveAndResume.cs checkpoint I/O (writes a state it is given, returns the state it loads).
+    // only), Trainer.SaveAndResume.cs checkpoint I/O (writes a state it is given, returns the state it loads),
+    // Trainer.DataParallel.cs what the ranks of a data-parallel run exchange beyond the step's sums.
     private List<(string Name, Parameter Parameter)> _trainable;            // the live trainable parameters (listed again at Train)
     private readonly Dictionary<int, IReadOnlyList<MicroBatch>> _planCache = []; // the micro-batches of the current epoch
     private StepPlan? _steps;                                                // steps per epoch, total steps, evaluation interval
@@ -39,6 +41,7 @@ public partial class Trainer : IDisposable
     private TrainerOptimizer? _optimizer;                                    // AdamW and its per-parameter state
     private string? _lastCheckpoint;                                         // the checkpoint this run wrote last
     private bool _started;                                                   // Train() runs once per trainer
+    private readonly DataParallel? _parallel;                                // the other ranks of a data-parallel run, or null
 
     /// <summary>
     /// Creates a trainer. Options and data are validated here; the output directory and a checkpoint to resume from
@@ -57,7 +60,9 @@ public partial class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(trainData);
         Options = options.Validate();
         Model = model;
-        Logger = logger ?? (Options.ConsoleProgress ? ConsoleProgressLogger.ForConsole() : NullLogger.Instance);
+        _parallel = Options.Distributed is { } distributed ? new DataParallel(distributed) : null;
+        // In a data-parallel run only rank 0 prints progress (every rank computes the same numbers).
+        Logger = logger ?? (Options.ConsoleProgress && IsMainProcess ? ConsoleProgressLogger.ForConsole() : NullLogger.Instance);
         TrainData = trainData;
         EvalData = evalData ?? [];
         ValidateExamples(TrainData, "training");
@@ -88,6 +93,9 @@ public partial class Trainer : IDisposable
 
     /// <summary>The evaluation examples (possibly empty).</summary>
     protected IReadOnlyList<MaskedExample> EvalData { get; }
+
+    /// <summary>True in a single-process run and on rank 0 of a data-parallel one: the process that writes the output folder.</summary>
+    public bool IsMainProcess => (_parallel?.Rank ?? 0) == 0;
 
     /// <summary>The device batches are placed on (the model's).</summary>
     public Device Device { get; }

@@ -72,6 +72,13 @@ internal sealed class TrainerOptimizer : IDisposable
         }
     }
 
+    /// <summary>Sets the step counts (a rank that received its moments from rank 0 by broadcast); a parameter missing from <paramref name="steps"/> keeps its count.</summary>
+    public void SetStepCounts(IReadOnlyDictionary<string, long> steps)
+    {
+        foreach (var (name, _, state) in Entries())
+            if (steps.TryGetValue(name, out long step)) state.step = step;
+    }
+
     /// <summary>The first parameter whose value or optimizer moments are not finite, or null (one host read for all of them).</summary>
     public string? FirstNonFinite()
     {

@@ -160,6 +160,18 @@ public sealed record TrainerOptions
     /// </summary>
     public bool ConsoleProgress { get; init; } = true;
 
+    /// <summary>
+    /// Data-parallel training across processes (<see cref="Distributed.DistributedContext.FromEnvironment"/>); null: this
+    /// process alone. Each rank trains on every N-th micro-batch of the one plan a single process makes, so N ranks with
+    /// <see cref="BatchSize"/> b and <see cref="GradientAccumulationSteps"/> g give the update of one process with
+    /// accumulation g·N: the same examples, steps and results, for any PLW and with packing. Rank 0 alone writes the
+    /// output folder; the other ranks receive its state (a resumed run included) by broadcast.
+    /// </summary>
+    public Distributed.DistributedContext? Distributed { get; init; }
+
+    /// <summary>The number of processes training together (1 without <see cref="Distributed"/>).</summary>
+    public int WorldSize => Distributed?.WorldSize ?? 1;
+
     /// <summary>The value of <see cref="ResumeFrom"/> that means "the newest complete checkpoint".</summary>
     public const string Latest = "latest";
 

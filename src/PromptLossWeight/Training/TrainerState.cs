@@ -74,6 +74,12 @@ public sealed class TrainerState
     /// <summary>The step of the best evaluation, or null.</summary>
     [JsonInclude] public long? BestStep { get; internal set; }
 
+    /// <summary>
+    /// True in a single-process run and on rank 0 of a data-parallel one (the process that writes the output folder):
+    /// callbacks that write files or print check it so that one process does. Not saved.
+    /// </summary>
+    [JsonIgnore] public bool IsWorldProcessZero { get; internal set; } = true;
+
     /// <summary>Every evaluation of the run so far (including those before a resume), oldest first.</summary>
     [JsonIgnore] public IReadOnlyList<MetricRecord> History => HistoryRows;
 
