@@ -109,6 +109,18 @@ public class DataParallelTests
         run.ShowsStackTrace.Should().BeFalse();
     }
 
+    [SkippableFact]
+    public void Asking_for_NCCL_without_CUDA_stops_with_one_line_that_points_to_MPI()
+    {
+        Skip.If(cuda.is_available(), "this machine has CUDA (the NCCL test in Cuda/ runs instead)");
+
+        WorkerRun run = WorkerProcess.Alone(new Dictionary<string, string> { ["RANK"] = "0", ["WORLD_SIZE"] = "1" },
+            "--output", Tiny.TempDir(), "--distributed", "--backend", "nccl");
+
+        run.ExitCode.Should().Be(1);
+        run.Lines("error on rank").Should().ContainSingle().Which.Should().Contain("The NCCL backend needs CUDA").And.Contain("DistributedBackend.Mpi");
+    }
+
     private static (double Sum, double Normalizer) FirstStepWeights(WorkerRun run, int rank)
     {
         string line = run.Lines($"rank {rank}: first step weight sum").Should().ContainSingle().Subject;
