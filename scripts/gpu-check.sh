@@ -15,7 +15,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 mode="${1:-}"
 dir="${2:-$root/.gpu}"
-apps=(tests/PromptLossWeight.Tests tests/PromptLossWeight.Llama.Tests tests/Race.Tests bench)
+apps=(tests/PromptLossWeight.Tests tests/PromptLossWeight.Llama.Tests tests/Race.Tests tests/DataParallelWorker bench)
 xunit_version=2.4.1
 
 pack() {

@@ -57,9 +57,14 @@ internal static class WorkerProcess
         return new WorkerRun(process.ExitCode, output.ToString(), clock.Elapsed);
     }
 
-    /// <summary>The worker's build output, in the configuration and framework of these tests.</summary>
+    /// <summary>
+    /// The worker's build output, in the configuration and framework of these tests; or, where the tests were published
+    /// (scripts/gpu-check.sh), the worker published beside them.
+    /// </summary>
     private static string Worker()
     {
+        string published = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "DataParallelWorker", "DataParallelWorker.dll"));
+        if (File.Exists(published)) return published;
         var testBin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
         string framework = testBin.Name, configuration = testBin.Parent!.Name;
         DirectoryInfo? root = testBin;
