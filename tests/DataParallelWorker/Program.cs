@@ -2,7 +2,7 @@
 // compare: the final parameters and the metric history, per rank. Faults can be injected on one rank at one step.
 //
 //   dotnet DataParallelWorker.dll --output DIR [--world-size-of-reference N] [--distributed] [--steps S] [--stop-at K]
-//       [--resume] [--fail-rank R --fail-step K] [--stall-rank R --stall-step K] [--device cpu|cuda] [--backend mpi|nccl]
+//       [--resume] [--fail-rank R|-2 (every rank) --fail-step K] [--stall-rank R --stall-step K] [--device cpu|cuda] [--backend mpi|nccl]
 using System.Globalization;
 using PromptLossWeight.Batching;
 using PromptLossWeight.Distributed;
@@ -138,9 +138,12 @@ sealed class RecordingTrainer(ICausalLanguageModel model, TrainerOptions options
 /// <summary>Injected faults: an exception or a long stall on one rank at one step, or a stop requested on rank 0 only.</summary>
 sealed class Faults(int rank, int failRank, int failStep, int stallRank, int stallStep, int stopAt) : TrainerCallback
 {
+    public const int EveryRank = -2; // --fail-rank -2: every rank fails at the same step
+
+
     public override void OnStepEnd(TrainerState state, TrainerControl control)
     {
-        if (rank == failRank && state.Step == failStep) throw new InvalidOperationException($"injected failure at step {failStep}");
+        if ((rank == failRank || failRank == EveryRank) && state.Step == failStep) throw new InvalidOperationException($"injected failure at step {failStep}");
         if (rank == stallRank && state.Step == stallStep) Thread.Sleep(TimeSpan.FromMinutes(2));
         if (rank == 0 && state.Step == stopAt) control.RequestStop($"stop requested at step {stopAt}");
     }

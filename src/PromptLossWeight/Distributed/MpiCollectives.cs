@@ -160,12 +160,35 @@ internal sealed class MpiCollectives : ICollectives
                 ackBuffers.Add(ack);
                 if (Native.MPI_Irecv(pinnedAck.AddrOfPinnedObject(), 1, _byte, peer, AckTag, _world, out IntPtr receive) == 0) acks.Add(receive);
             }
-            // Wait (bounded) until every peer has read the notice; a peer that is itself gone never answers.
-            PollQuietly(sends.Concat(acks).ToArray(), TimeSpan.FromSeconds(Math.Min(30, _timeout.TotalSeconds)));
+            // Wait (bounded) until every peer has read the notice; a peer that is itself gone never answers, and one that
+            // failed at the same time (an error every rank meets, such as a non-finite loss under NonFinitePolicy.Stop)
+            // is waiting for acknowledgements too: answer its notice meanwhile, so that neither waits for the limit.
+            IntPtr[] requests = sends.Concat(acks).ToArray();
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(Math.Min(30, _timeout.TotalSeconds)))
+            {
+                if (Native.MPI_Testall(requests.Length, requests, out int done, IntPtr.Zero) != 0 || done != 0) break;
+                AcknowledgeNotices();
+                Thread.Sleep(1);
+            }
         }
         finally
         {
             foreach (GCHandle handle in handles) handle.Free();
+        }
+    }
+
+    /// <summary>Reads and acknowledges the failure notices that have arrived (while this rank reports its own).</summary>
+    private void AcknowledgeNotices()
+    {
+        var status = new byte[StatusBytes];
+        while (Native.MPI_Iprobe(AnySource, FailureTag, _world, out int found, status) == 0 && found != 0)
+        {
+            int source = BitConverter.ToInt32(status, 0);
+            if (Native.MPI_Get_count(status, _byte, out int length) != 0) return;
+            var text = new byte[Math.Max(1, length)];
+            if (Native.MPI_Recv(text, length, _byte, source, FailureTag, _world, IntPtr.Zero) != 0) return;
+            SendAndWait(source, AckTag, [1], TimeSpan.FromSeconds(1));
         }
     }
 

@@ -84,6 +84,19 @@ public class DataParallelTests
     }
 
     [SkippableFact]
+    public void Every_rank_failing_at_once_ends_the_run_promptly_each_with_its_own_error()
+    {
+        Skip.If(WorkerProcess.MpirunMissing is not null, WorkerProcess.MpirunMissing);
+
+        WorkerRun run = WorkerProcess.Mpirun(2, "--output", Tiny.TempDir(), "--distributed", "--fail-rank", "-2", "--fail-step", "2");
+
+        run.ExitCode.Should().NotBe(0);
+        run.Lines("error on rank 0:").Should().ContainSingle().Which.Should().Contain("injected failure at step 2");
+        run.Lines("error on rank 1:").Should().ContainSingle().Which.Should().Contain("injected failure at step 2");
+        run.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(25), "each rank answers the other's notice while it waits for its own to be read");
+    }
+
+    [SkippableFact]
     public void A_rank_that_stalls_makes_the_other_give_up_at_the_timeout_naming_the_collective()
     {
         Skip.If(WorkerProcess.MpirunMissing is not null, WorkerProcess.MpirunMissing);
