@@ -88,22 +88,28 @@ public sealed class ModelSetup
         }
     }
 
-    /// <summary>Builds the setup the options ask for.</summary>
-    public static ModelSetup Create(RaceExperimentOptions options, RaceData data, Device device, ILogger logger)
+    /// <summary>
+    /// Builds the setup the options ask for. <paramref name="writeFiles"/> false reads the vocabulary that another
+    /// process (rank 0 of a data-parallel run) built in the output folder instead of building it.
+    /// </summary>
+    public static ModelSetup Create(RaceExperimentOptions options, RaceData data, Device device, ILogger logger, bool writeFiles = true)
     {
-        return options.ModelDirectory is null ? Small(options, data, device) : Checkpoint(options, device, logger);
+        return options.ModelDirectory is null ? Small(options, data, device, writeFiles) : Checkpoint(options, device, logger);
     }
 
-    private static ModelSetup Small(RaceExperimentOptions options, RaceData data, Device device)
+    private static ModelSetup Small(RaceExperimentOptions options, RaceData data, Device device, bool writeFiles)
     {
         string vocabulary = WordLevelTokenizer.DefaultVocabularyPath;
         if (options.DataPath is not null)
         {
             // Real data needs its own words: a word-level vocabulary from the training texts, after the shipped words
             // (the answer letters, the instruction and the pretraining corpus's names, towns and things).
-            Directory.CreateDirectory(options.OutputDirectory);
             vocabulary = Path.Combine(options.OutputDirectory, "vocab.txt");
-            WordLevelTokenizer.BuildVocabulary(data.Train.Select(Data.RacePrompt.Prompt), vocabulary, WordLevelTokenizer.DefaultWords());
+            if (writeFiles)
+            {
+                Directory.CreateDirectory(options.OutputDirectory);
+                WordLevelTokenizer.BuildVocabulary(data.Train.Select(Data.RacePrompt.Prompt), vocabulary, WordLevelTokenizer.DefaultWords());
+            }
         }
         ChatTokenizer tokenizer = WordLevelTokenizer.Load(vocabulary);
         LlamaConfig config = SmallModelConfig(options, tokenizer);

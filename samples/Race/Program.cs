@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using PromptLossWeight.Distributed;
 using PromptLossWeight.Hub;
 using PromptLossWeight.Readers;
 using PromptLossWeight.Samples.Race.Data;
@@ -73,6 +74,7 @@ public static class Program
         var overwrite = new Option<bool>("--overwrite") { Description = "Remove an earlier sweep in the output folder (runs, pretraining cache, report) and start fresh." };
         var resume = new Option<bool>("--resume") { Description = "Resume an earlier sweep in the output folder (the default): reuse the cached pretraining, continue each run from its latest checkpoint." };
         var preset = new Option<string>("--preset") { Description = "auto (gpu when --device finds CUDA, else cpu), cpu (the embedded default), gpu (bigger model, more steps, the article's PLW grid) or paper (RACE Parquet + Llama-2-7B + LoRA, see the README). Flags override it.", DefaultValueFactory = _ => "auto" };
+        var distributed = new Option<bool>("--distributed") { Description = "Train data-parallel as one process of a run started by mpirun, torchrun-style RANK/WORLD_SIZE variables or srun: NCCL on GPUs (one per process), MPI on CPUs. The device is the launcher's; rank 0 writes the output." };
         var seed = new Option<int>("--seed") { Description = "Random seed.", DefaultValueFactory = _ => defaults.Seed };
         var verbose = CommandLineFailure.VerboseOption();
 
@@ -80,7 +82,7 @@ public static class Program
         {
             model, data, download, cacheDir, validation, validationFraction, config, plw, epochs, maxSteps, batchSize, lr, evalSteps, loraRank, device, output,
             maxExamples, maxEval, maxLength, skipBad, template, seed, threads, hidden, layers, heads, ropeTheta, trainExamples, facts, fillers, distractors, schedule, townCount, shuffle, parallel, pack, verbose,
-            pretrainSteps, pretrainLr, pretrainBatch, pretrainQuestions, pretrainDistinct, pretrainReverse, pretrainDocuments, pretrainFacts, pretrainTowns, pretrainEvals, pretrainThreads, overwrite, resume, preset,
+            pretrainSteps, pretrainLr, pretrainBatch, pretrainQuestions, pretrainDistinct, pretrainReverse, pretrainDocuments, pretrainFacts, pretrainTowns, pretrainEvals, pretrainThreads, overwrite, resume, preset, distributed,
         };
         root.SetAction(result => CommandLineFailure.Run(() =>
             {
@@ -155,7 +157,7 @@ public static class Program
                 };
                 if (basis == RacePresets.Paper && (options.ModelDirectory is null || options.DataPath is null))
                     throw new ArgumentException("--preset paper needs --data (the RACE Parquet folder) and --model (a Llama-2-7B checkpoint folder).");
-                return Run(options.Validate(), result.GetValue(verbose));
+                return result.GetValue(distributed) ? RunDistributed(options.Validate(), result.GetValue(verbose)) : Run(options.Validate(), result.GetValue(verbose), null);
             }, result.GetValue(verbose), Console.Error));
         return CommandLineFailure.ParseAndInvoke(root, args, Console.Error);
     }
@@ -219,16 +221,44 @@ public static class Program
         return weights;
     }
 
-    private static int Run(RaceExperimentOptions options, bool verbose)
+    /// <summary>
+    /// One rank of a data-parallel sweep: joins the run the launcher started, tells the other ranks when it fails (so
+    /// they stop with an error naming this rank instead of waiting), and shows progress on rank 0 only.
+    /// </summary>
+    private static int RunDistributed(RaceExperimentOptions options, bool verbose)
+    {
+        using DistributedContext context = DistributedContext.FromEnvironment();
+        try
+        {
+            return Run(options, verbose, context);
+        }
+        catch (Exception e)
+        {
+            context.ReportFailure(e);
+            throw;
+        }
+    }
+
+    private static int Run(RaceExperimentOptions options, bool verbose, DistributedContext? distributed)
     {
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning));
-        AnsiConsole.MarkupLine("[bold]RACE prompt-loss-weight sweep[/]");
-        if (options.Hub.DownloadsAllowed) options = Download(options);
+        bool main = distributed?.IsMainProcess ?? true;
+        // Rank 0 downloads what the caches lack; the other ranks then find it there.
+        if (main && options.Hub.DownloadsAllowed) options = Download(options);
+        distributed?.Barrier("waiting for rank 0's downloads");
+        if (!main)
+        {
+            if (options.Hub.DownloadsAllowed) options = Download(options);
+            new RaceExperiment(options, loggers).Run(new SilentProgress(), distributed!);
+            return 0;
+        }
+        AnsiConsole.MarkupLine(distributed is null ? "[bold]RACE prompt-loss-weight sweep[/]"
+            : $"[bold]RACE prompt-loss-weight sweep[/], data-parallel over {distributed.WorldSize} processes ({distributed.Backend}, {distributed.Device.type})");
         var experiment = new RaceExperiment(options, loggers);
         RaceExperimentResult result = AnsiConsole.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(context => experiment.Run(new SpectreProgress(context)));
+            .Start(context => distributed is null ? experiment.Run(new SpectreProgress(context)) : experiment.Run(new SpectreProgress(context), distributed)!);
 
         var table = new Table().Title("Validation results per PLW (value @ step; accuracy: answer letter among A–D, chance 0.25)");
         foreach (string header in SweepSummary.Headers) table.AddColumn(Markup.Escape(header));

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using PromptLossWeight.Distributed;
 using PromptLossWeight.Evaluation;
 using PromptLossWeight.Readers;
 using PromptLossWeight.Masking;
@@ -42,25 +43,48 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
     /// with an earlier sweep is resumed (or cleared first with <see cref="ExistingOutputPolicy.Overwrite"/>); a run
     /// folder made with other settings stops the sweep with an <see cref="ArgumentException"/> before any training.
     /// </summary>
-    public RaceExperimentResult Run(IRaceProgress progress)
+    public RaceExperimentResult Run(IRaceProgress progress) => Sweep(progress, distributed: null)!;
+
+    /// <summary>
+    /// Runs the sweep as one rank of a data-parallel run (every rank calls this with the same options): each PLW run,
+    /// and the pretraining, is trained by all ranks together (<see cref="TrainerOptions.Distributed"/>), one run after
+    /// another. Rank 0 alone prepares the output folder and writes the runs, the cache and the report, which it returns;
+    /// the other ranks return null. The output folder must be one that every rank sees (one machine, or a shared file
+    /// system).
+    /// </summary>
+    public RaceExperimentResult? Run(IRaceProgress progress, DistributedContext distributed)
+    {
+        ArgumentNullException.ThrowIfNull(distributed);
+        return Sweep(progress, distributed);
+    }
+
+    private RaceExperimentResult? Sweep(IRaceProgress progress, DistributedContext? distributed)
     {
         ArgumentNullException.ThrowIfNull(progress);
         options.Validate();
-        ILogger logger = _loggers.CreateLogger("Race");
-        Device device = ModelSetup.ParseDevice(options.Device);
+        bool main = distributed?.IsMainProcess ?? true;
+        ILogger logger = main ? _loggers.CreateLogger("Race") : NullLogger.Instance;
+        Device device = distributed?.Device ?? ModelSetup.ParseDevice(options.Device);
 
-        string start = PrepareOutput();
-        progress.Message(start);
+        // Rank 0 prepares the folder (and the vocabulary, for real data) before the other ranks read it.
         string runKey = PretrainedModelCache.Key(RunSettings());
-        foreach (double plw in options.PromptLossWeights) CheckRunFolder(plw, runKey);
+        string start = "";
+        if (main)
+        {
+            start = PrepareOutput();
+            progress.Message(start);
+            foreach (double plw in options.PromptLossWeights) CheckRunFolder(plw, runKey);
+        }
         RaceData data = RaceData.Load(options);
         progress.Message($"data: {data.Description}: {data.Train.Count} training and {data.Validation.Count} validation examples" +
             (data.Skipped.Count > 0 ? $", {data.Skipped.Count} malformed records skipped" : ""));
-        ModelSetup setup = ModelSetup.Create(options, data, device, logger);
+        ModelSetup? setup = main ? ModelSetup.Create(options, data, device, logger) : null;
+        distributed?.Barrier("waiting for rank 0 to prepare the output folder");
+        setup ??= ModelSetup.Create(options, data, device, logger, writeFiles: false);
         PretrainedModel? pretrained = null;
         if (setup.SmallConfig is not null && options.Pretraining.Steps > 0)
         {
-            pretrained = Pretrain(setup, device, progress);
+            pretrained = Pretrain(setup, device, progress, distributed);
             setup = setup.FromPretrained(pretrained.Directory, device, $"pretrained {options.Pretraining.Steps} steps on the reading corpus ({pretrained.Directory})");
         }
         progress.Message($"model: {setup.Description} on {device}");
@@ -103,8 +127,11 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
         int evalSteps = options.EvalSteps ?? (int)Math.Max(1, totalSteps / 16);
         shared = shared with { WarmupSteps = Math.Min(100, totalSteps / 10), EvalSteps = evalSteps, LoggingSteps = evalSteps };
 
+        if (distributed is not null) shared = shared with { Distributed = distributed };
+
         var results = new (IReadOnlyList<MetricRecord> History, RunSummary Summary)[options.PromptLossWeights.Count];
-        int parallel = Math.Min(options.Parallelism ?? 1, options.PromptLossWeights.Count);
+        // Runs of a data-parallel sweep go one after another, each on every rank.
+        int parallel = distributed is not null ? 1 : Math.Min(options.Parallelism ?? 1, options.PromptLossWeights.Count);
         if (parallel > 1)
             progress.Message($"training {parallel} runs at a time");
         try
@@ -112,7 +139,7 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
             Parallel.For(0, options.PromptLossWeights.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel }, i =>
             {
                 double plw = options.PromptLossWeights[i];
-                results[i] = RunOne(plw, runKey, setup, shared, train, validation, totalSteps, progress);
+                results[i] = RunOne(plw, runKey, setup, shared, train, validation, totalSteps, progress, main);
             });
         }
         catch (AggregateException e) when (e.InnerExceptions.Count == 1)
@@ -122,7 +149,7 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
         var histories = options.PromptLossWeights.Select((plw, i) => (plw, results[i].History)).ToList();
         var summaries = results.Select(r => r.Summary).ToList();
 
-        return RaceReport.Write(options, data, setup, datasetRg, rg, summaries, histories, pretrained, start);
+        return !main ? null : RaceReport.Write(options, data, setup, datasetRg, rg, summaries, histories, pretrained, start);
     }
 
     /// <summary>The files and folders a sweep writes into its output folder (what <see cref="ExistingOutputPolicy.Overwrite"/> removes).</summary>
@@ -201,7 +228,7 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
         };
     }
 
-    private PretrainedModel Pretrain(ModelSetup setup, Device device, IRaceProgress progress)
+    private PretrainedModel Pretrain(ModelSetup setup, Device device, IRaceProgress progress, DistributedContext? distributed)
     {
         PretrainingOptions p = options.Pretraining;
         object settings = PretrainingSettings(options, setup.SmallConfig!, setup.VocabularyPath!);
@@ -233,11 +260,12 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
             AnswerTokenIds = Synthetic.SyntheticReadingCorpus.TownTokenIds(p.Corpus, setup.Tokenizer),
             PadTokenId = setup.PadTokenId,
             Device = device,
+            Distributed = distributed,
         };
         progress.PretrainingStarted(p.Steps);
         var result = PretrainedModelCache.GetOrTrain(options.OutputDirectory, settings,
             () => new LlamaForCausalLM(setup.SmallConfig!, device).InitializeWeights(options.Seed), trainerOptions, corpus, corpusValidation,
-            _loggers.CreateLogger("Race.Pretraining"), [new PretrainingCallback(progress)]);
+            distributed is { IsMainProcess: false } ? NullLogger.Instance : _loggers.CreateLogger("Race.Pretraining"), [new PretrainingCallback(progress)]);
         progress.PretrainingFinished(result.History);
         progress.Message(string.Create(CultureInfo.InvariantCulture,
             $"pretraining: {p.Steps} steps in {result.Seconds:F0} s ({p.Steps / Math.Max(result.Seconds, 1e-9):F1} steps/s), {DescribeRetrieval(result.History)}; cached in {result.Directory}"));
@@ -251,12 +279,15 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
             $"free-form retrieval accuracy {history[^1].Get(MetricNames.Accuracy):F3} at step {history[^1].Step} (answer loss {history[^1].Get(MetricNames.CompletionLoss):F3})");
 
     private (IReadOnlyList<MetricRecord>, RunSummary) RunOne(double plw, string runKey, ModelSetup setup, TrainerOptions shared, IReadOnlyList<MaskedExample> train,
-        IReadOnlyList<MaskedExample> validation, long totalSteps, IRaceProgress progress)
+        IReadOnlyList<MaskedExample> validation, long totalSteps, IRaceProgress progress, bool main)
     {
         string runDir = Path.Combine(options.OutputDirectory, "runs", RunName(plw));
-        Directory.CreateDirectory(runDir);
-        File.WriteAllText(Path.Combine(runDir, RunFileName),
-            System.Text.Json.JsonSerializer.Serialize(new { key = runKey, plw }));
+        if (main)
+        {
+            Directory.CreateDirectory(runDir);
+            File.WriteAllText(Path.Combine(runDir, RunFileName),
+                System.Text.Json.JsonSerializer.Serialize(new { key = runKey, plw }));
+        }
         TrainerOptions trainerOptions = shared with { OutputDirectory = runDir, PromptLossWeight = plw };
         var watch = Stopwatch.StartNew();
         progress.RunStarted(plw, totalSteps);
@@ -264,7 +295,8 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
         TrainResult result;
         try
         {
-            using var trainer = new Trainer(model, trainerOptions, train, validation, _loggers.CreateLogger($"Race.PLW{plw}"));
+            using var trainer = new Trainer(model, trainerOptions, train, validation,
+                main ? _loggers.CreateLogger($"Race.PLW{plw}") : NullLogger.Instance);
             trainer.Callbacks.Add(new ProgressCallback(plw, progress));
             result = trainer.Train();
         }

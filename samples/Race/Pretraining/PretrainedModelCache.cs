@@ -65,7 +65,8 @@ public static class PretrainedModelCache
     /// Returns the cached model for <paramref name="settings"/>, or pretrains it: <paramref name="newModel"/> makes
     /// the initial model, which the <see cref="Trainer"/> trains with <paramref name="trainerOptions"/> (its output
     /// folder is set here, and it resumes from the entry's latest checkpoint) on <paramref name="train"/>, evaluating on
-    /// <paramref name="validation"/>.
+    /// <paramref name="validation"/>. In a data-parallel run (<see cref="TrainerOptions.Distributed"/>) every rank
+    /// trains and rank 0 alone writes the entry; the call returns on every rank once the entry is complete.
     /// </summary>
     public static PretrainedModel GetOrTrain(string outputDirectory, object settings, Func<LlamaForCausalLM> newModel, TrainerOptions trainerOptions,
         IReadOnlyList<MaskedExample> train, IReadOnlyList<MaskedExample> validation, ILogger logger, IEnumerable<TrainerCallback>? callbacks = null)
@@ -77,8 +78,12 @@ public static class PretrainedModelCache
         string dir = EntryDirectory(outputDirectory, settings);
         string done = Path.Combine(dir, DoneFileName);
 
-        Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, SettingsFileName), SettingsJson(settings));
+        bool main = trainerOptions.Distributed?.IsMainProcess ?? true;
+        if (main)
+        {
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(Path.Combine(dir, SettingsFileName), SettingsJson(settings));
+        }
         LlamaForCausalLM model = newModel();
         try
         {
@@ -89,14 +94,18 @@ public static class PretrainedModelCache
                 foreach (TrainerCallback c in callbacks ?? []) trainer.Callbacks.Add(c);
                 result = trainer.Train();
             }
-            LlamaCheckpoint.Save(model, dir);
-            File.WriteAllText(Path.Combine(dir, MetricHistory.JsonLinesFileName), MetricHistory.ToJsonLines(result.History));
-            File.WriteAllText(done, JsonSerializer.Serialize(new
+            if (main)
             {
-                steps = result.Steps,
-                seconds = Math.Round(watch.Elapsed.TotalSeconds, 1),
-                finished = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
-            }, Json));
+                LlamaCheckpoint.Save(model, dir);
+                File.WriteAllText(Path.Combine(dir, MetricHistory.JsonLinesFileName), MetricHistory.ToJsonLines(result.History));
+                File.WriteAllText(done, JsonSerializer.Serialize(new
+                {
+                    steps = result.Steps,
+                    seconds = Math.Round(watch.Elapsed.TotalSeconds, 1),
+                    finished = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+                }, Json));
+            }
+            trainerOptions.Distributed?.Barrier("waiting for rank 0 to save the pretrained model");
             return new PretrainedModel(dir, Reused: false, result.History, watch.Elapsed.TotalSeconds);
         }
         finally

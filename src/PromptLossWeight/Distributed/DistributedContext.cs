@@ -141,6 +141,18 @@ public sealed class DistributedContext : IDisposable
     internal ICollectives Collectives => _disposed ? throw new ObjectDisposedException(nameof(DistributedContext)) : _collectives;
 
     /// <summary>
+    /// Waits until every rank has reached this call (like <c>torch.distributed.barrier</c>), e.g. while rank 0 prepares
+    /// files the others read next. Throws a <see cref="DistributedException"/> when another rank failed or
+    /// <see cref="Timeout"/> passed; <paramref name="what"/> names the wait in that error.
+    /// </summary>
+    public void Barrier(string what)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(what);
+        using var scope = NewDisposeScope();
+        Collectives.AllReduceSum([zeros(1, ScalarType.Float64)], what);
+    }
+
+    /// <summary>
     /// Tells the other ranks that this one failed, with <paramref name="error"/>'s message, so they stop with a
     /// <see cref="DistributedException"/> naming this rank instead of waiting. The trainer calls it for errors in
     /// <c>Train</c>; call it from code of your own that fails between collectives. Does nothing for an error that

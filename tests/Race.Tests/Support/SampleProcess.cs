@@ -28,6 +28,18 @@ internal static class SampleProcess
     /// <summary>Runs samples/Race.</summary>
     public static SampleRun Race(params string[] args) => Run("Race", "Race", asUnprivilegedUser: false, args);
 
+    /// <summary>The reason to skip when Open MPI's launcher is not installed, or null.</summary>
+    public static string? MpirunMissing =>
+        FindOnPath("mpirun") is null ? "Open MPI is not installed (apt-get install openmpi-bin; .ci/run installs it)" : null;
+
+    /// <summary>
+    /// Runs samples/Race as <paramref name="ranks"/> processes under <c>mpirun</c> (as root too, more ranks than cores
+    /// allowed: CI's case), as a user starts a data-parallel sweep.
+    /// </summary>
+    public static SampleRun RaceUnderMpirun(int ranks, params string[] args) =>
+        Run("Race", "Race", asUnprivilegedUser: false, args,
+            [FindOnPath("mpirun")!, "-np", ranks.ToString(System.Globalization.CultureInfo.InvariantCulture), "--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader"]);
+
     /// <summary>Runs samples/DatasetStats.</summary>
     public static SampleRun DatasetStats(params string[] args) => Run("DatasetStats", "DatasetStats", asUnprivilegedUser: false, args);
 
@@ -40,7 +52,7 @@ internal static class SampleProcess
     /// <summary>True when the tests run as root (Unix).</summary>
     public static bool IsRoot => !OperatingSystem.IsWindows() && geteuid() == 0;
 
-    private static SampleRun Run(string project, string assembly, bool asUnprivilegedUser, string[] args)
+    private static SampleRun Run(string project, string assembly, bool asUnprivilegedUser, string[] args, string[]? launcher = null)
     {
         string dll = BuiltSample(project, assembly);
         var info = new ProcessStartInfo
@@ -55,6 +67,12 @@ internal static class SampleProcess
             info.FileName = "setpriv";
             foreach (string a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "--", DotnetHost() }) info.ArgumentList.Add(a);
             info.Environment["HOME"] = Path.GetTempPath();
+        }
+        else if (launcher is not null)
+        {
+            info.FileName = launcher[0];
+            foreach (string a in launcher[1..]) info.ArgumentList.Add(a);
+            info.ArgumentList.Add(DotnetHost());
         }
         else
         {
@@ -97,7 +115,11 @@ internal static class SampleProcess
 
     /// <summary>The dotnet host running these tests (so the sample runs on the same runtime).</summary>
     private static string DotnetHost() =>
-        Environment.ProcessPath is string host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet";
+        Environment.ProcessPath is string host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : FindOnPath("dotnet") ?? "dotnet";
+
+    private static string? FindOnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, name)).FirstOrDefault(File.Exists);
 
     [DllImport("libc", SetLastError = false)]
     private static extern uint geteuid();
