@@ -41,7 +41,7 @@ public sealed class ModelSetup
     public string? VocabularyPath { get; }
 
     /// <summary>The tokenizer of <see cref="Template"/>.</summary>
-    public ChatTokenizer Tokenizer => Template.Tokenizer;
+    public HfTokenizer Tokenizer => Template.Tokenizer;
 
     /// <summary>
     /// The same setup, but every run starts from the pretrained checkpoint in <paramref name="directory"/> (fully
@@ -105,7 +105,7 @@ public sealed class ModelSetup
             vocabulary = Path.Combine(options.OutputDirectory, "vocab.txt");
             WordLevelTokenizer.BuildVocabulary(data.Train.Select(Data.RacePrompt.Prompt), vocabulary, WordLevelTokenizer.DefaultWords());
         }
-        ChatTokenizer tokenizer = WordLevelTokenizer.Load(vocabulary);
+        HfTokenizer tokenizer = WordLevelTokenizer.Load(vocabulary);
         LlamaConfig config = SmallModelConfig(options, tokenizer);
         var m = options.SmallModel;
         string description = $"Llama from scratch: {m.Layers} layers, d={m.HiddenSize}, {m.Heads} heads, SwiGLU {m.IntermediateSize}, " +
@@ -115,7 +115,7 @@ public sealed class ModelSetup
     }
 
     /// <summary>The architecture of the small model trained from scratch for <paramref name="options"/> over <paramref name="tokenizer"/>.</summary>
-    public static LlamaConfig SmallModelConfig(RaceExperimentOptions options, ChatTokenizer tokenizer)
+    public static LlamaConfig SmallModelConfig(RaceExperimentOptions options, HfTokenizer tokenizer)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -140,7 +140,7 @@ public sealed class ModelSetup
         if (File.Exists(vocabularyPath) && !TokenizerLoader.TokenizerFiles.Any(f => File.Exists(Path.Combine(dir, f))))
         {
             // A checkpoint of this sample's small word-level model: its vocab.txt, and its own template if it has one.
-            ChatTokenizer words = WordLevelTokenizer.Load(vocabularyPath);
+            HfTokenizer words = WordLevelTokenizer.Load(vocabularyPath);
             template = options.ChatTemplate is { } chosen ? ChatTemplate.Create(chosen, words)
                 : HasChatTemplate(dir) ? ChatTemplate.FromPretrained(dir, words) : WordLevelTokenizer.Template(words);
         }
@@ -153,7 +153,7 @@ public sealed class ModelSetup
                 throw new ArgumentException($"--model {dir}: {pretrained.TokenizerFile} has {pretrained.Tokenizer.VocabSize} ids but config.json has vocab_size {config.VocabSize}; they do not belong together.");
             template = options.ChatTemplate is { } chosen ? ChatTemplate.Create(chosen, pretrained.Tokenizer) : pretrained.Template;
         }
-        ChatTokenizer tokenizer = template.Tokenizer;
+        HfTokenizer tokenizer = template.Tokenizer;
         string templateName = template.Name;
         var lora = new LoraConfig { R = options.LoraRank, Alpha = 2.0 * options.LoraRank, Dropout = 0.05, TargetModules = ["q_proj", "k_proj", "v_proj", "o_proj"] }.Validate();
         string name = dir == options.ModelDirectory ? dir : $"{options.ModelDirectory} ({dir})";
