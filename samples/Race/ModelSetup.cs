@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
-using PromptLossWeight.Hub;
+using PromptLossWeight.Llama.Hub;
+using PromptLossWeight.Llama.Runtime;
 using PromptLossWeight.Llama;
 using PromptLossWeight.Llama.Chat;
 using PromptLossWeight.Llama.Checkpoints;
@@ -73,11 +74,11 @@ public sealed class ModelSetup
     /// <summary>The device named by "auto", "cpu", "cuda" or "cuda:N".</summary>
     public static Device ParseDevice(string name)
     {
-        if (name.Equals("auto", StringComparison.OrdinalIgnoreCase)) return Runtime.TorchRuntime.DefaultDevice();
+        if (name.Equals("auto", StringComparison.OrdinalIgnoreCase)) return TorchRuntime.DefaultDevice();
         try
         {
             var device = new Device(name);
-            Runtime.TorchRuntime.EnsureLoaded(device.type);
+            TorchRuntime.EnsureLoaded(device.type);
             if (device.type == DeviceType.CUDA && !cuda.is_available())
                 throw new ArgumentException($"--device {name}: CUDA is not available (reference a TorchSharp CUDA package, see the README).");
             return device;

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using PromptLossWeight.Hub;
+using PromptLossWeight.Llama.Hub;
 using PromptLossWeight.Llama.Chat;
 using PromptLossWeight.Llama.Checkpoints;
 using PromptLossWeight.Llama.Model;

@@ -1,4 +1,4 @@
-using PromptLossWeight.Hub;
+using PromptLossWeight.Llama.Hub;
 namespace PromptLossWeight.Llama.Tokenizers;
 
 /// <summary>A tokenizer loaded from a model folder, the file it came from, and what the loader noticed on the way.</summary>
