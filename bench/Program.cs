@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using PromptLossWeight.Bench;
-using PromptLossWeight.Runtime;
+using PromptLossWeight.Llama.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -90,7 +90,7 @@ public static class Program
         if (path is null) return (GenerationRatio.Tokens(TiktokenTokenizer.CreateForModel("gpt2")), "GPT-2 tokens");
         string file = Directory.Exists(path) ? Path.Combine(path, "tokenizer.model") : path;
         if (!File.Exists(file)) throw new ArgumentException($"--tokenizer {path}: no tokenizer.model found.");
-        ChatTokenizer chat;
+        HfTokenizer chat;
         try
         {
             chat = TokenizerLoader.LoadFile(file);   // SentencePiece or tiktoken, told apart by content

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
-using PromptLossWeight.Hub;
+using PromptLossWeight.Llama.Hub;
+using PromptLossWeight.Llama.Runtime;
 using PromptLossWeight.Llama;
 using PromptLossWeight.Llama.Chat;
 using PromptLossWeight.Llama.Checkpoints;
@@ -41,7 +42,7 @@ public sealed class ModelSetup
     public string? VocabularyPath { get; }
 
     /// <summary>The tokenizer of <see cref="Template"/>.</summary>
-    public ChatTokenizer Tokenizer => Template.Tokenizer;
+    public HfTokenizer Tokenizer => Template.Tokenizer;
 
     /// <summary>
     /// The same setup, but every run starts from the pretrained checkpoint in <paramref name="directory"/> (fully
@@ -73,11 +74,11 @@ public sealed class ModelSetup
     /// <summary>The device named by "auto", "cpu", "cuda" or "cuda:N".</summary>
     public static Device ParseDevice(string name)
     {
-        if (name.Equals("auto", StringComparison.OrdinalIgnoreCase)) return Runtime.TorchRuntime.DefaultDevice();
+        if (name.Equals("auto", StringComparison.OrdinalIgnoreCase)) return TorchRuntime.DefaultDevice();
         try
         {
             var device = new Device(name);
-            Runtime.TorchRuntime.EnsureLoaded(device.type);
+            TorchRuntime.EnsureLoaded(device.type);
             if (device.type == DeviceType.CUDA && !cuda.is_available())
                 throw new ArgumentException($"--device {name}: CUDA is not available (reference a TorchSharp CUDA package, see the README).");
             return device;
@@ -111,7 +112,7 @@ public sealed class ModelSetup
                 WordLevelTokenizer.BuildVocabulary(data.Train.Select(Data.RacePrompt.Prompt), vocabulary, WordLevelTokenizer.DefaultWords());
             }
         }
-        ChatTokenizer tokenizer = WordLevelTokenizer.Load(vocabulary);
+        HfTokenizer tokenizer = WordLevelTokenizer.Load(vocabulary);
         LlamaConfig config = SmallModelConfig(options, tokenizer);
         var m = options.SmallModel;
         string description = $"Llama from scratch: {m.Layers} layers, d={m.HiddenSize}, {m.Heads} heads, SwiGLU {m.IntermediateSize}, " +
@@ -121,7 +122,7 @@ public sealed class ModelSetup
     }
 
     /// <summary>The architecture of the small model trained from scratch for <paramref name="options"/> over <paramref name="tokenizer"/>.</summary>
-    public static LlamaConfig SmallModelConfig(RaceExperimentOptions options, ChatTokenizer tokenizer)
+    public static LlamaConfig SmallModelConfig(RaceExperimentOptions options, HfTokenizer tokenizer)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -146,7 +147,7 @@ public sealed class ModelSetup
         if (File.Exists(vocabularyPath) && !TokenizerLoader.TokenizerFiles.Any(f => File.Exists(Path.Combine(dir, f))))
         {
             // A checkpoint of this sample's small word-level model: its vocab.txt, and its own template if it has one.
-            ChatTokenizer words = WordLevelTokenizer.Load(vocabularyPath);
+            HfTokenizer words = WordLevelTokenizer.Load(vocabularyPath);
             template = options.ChatTemplate is { } chosen ? ChatTemplate.Create(chosen, words)
                 : HasChatTemplate(dir) ? ChatTemplate.FromPretrained(dir, words) : WordLevelTokenizer.Template(words);
         }
@@ -159,7 +160,7 @@ public sealed class ModelSetup
                 throw new ArgumentException($"--model {dir}: {pretrained.TokenizerFile} has {pretrained.Tokenizer.VocabSize} ids but config.json has vocab_size {config.VocabSize}; they do not belong together.");
             template = options.ChatTemplate is { } chosen ? ChatTemplate.Create(chosen, pretrained.Tokenizer) : pretrained.Template;
         }
-        ChatTokenizer tokenizer = template.Tokenizer;
+        HfTokenizer tokenizer = template.Tokenizer;
         string templateName = template.Name;
         var lora = new LoraConfig { R = options.LoraRank, Alpha = 2.0 * options.LoraRank, Dropout = 0.05, TargetModules = ["q_proj", "k_proj", "v_proj", "o_proj"] }.Validate();
         string name = dir == options.ModelDirectory ? dir : $"{options.ModelDirectory} ({dir})";

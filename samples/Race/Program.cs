@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using PromptLossWeight.Distributed;
-using PromptLossWeight.Hub;
+using PromptLossWeight.Llama.Hub;
 using PromptLossWeight.Readers;
 using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Samples.Race.Reporting;

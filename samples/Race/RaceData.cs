@@ -1,4 +1,4 @@
-using PromptLossWeight.Hub;
+using PromptLossWeight.Llama.Hub;
 using PromptLossWeight.Readers;
 using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Samples.Race.Synthetic;

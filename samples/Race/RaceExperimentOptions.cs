@@ -1,5 +1,5 @@
 using System.Globalization;
-using PromptLossWeight.Hub;
+using PromptLossWeight.Llama.Hub;
 using PromptLossWeight.Samples.Race.Data;
 using PromptLossWeight.Samples.Race.Pretraining;
 using PromptLossWeight.Samples.Race.Synthetic;

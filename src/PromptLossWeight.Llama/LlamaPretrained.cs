@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using PromptLossWeight.Hub;
+using PromptLossWeight.Llama.Hub;
 using PromptLossWeight.Llama.Chat;
 using PromptLossWeight.Llama.Checkpoints;
 using PromptLossWeight.Llama.Model;
@@ -11,9 +11,9 @@ namespace PromptLossWeight.Llama;
 /// <summary>What <see cref="LlamaPretrained.Load"/> found in a model folder.</summary>
 /// <param name="Model">The model with its weights (<see cref="LlamaCheckpoint.Load"/>).</param>
 /// <param name="Tokenizer">The tokenizer (<see cref="TokenizerLoader.Load"/>).</param>
-/// <param name="Template">The model's own chat template (<see cref="ChatTemplate.FromPretrained(string, ChatTokenizer)"/>), or a built-in one when the folder has none.</param>
+/// <param name="Template">The model's own chat template (<see cref="ChatTemplate.FromPretrained(string, HfTokenizer)"/>), or a built-in one when the folder has none.</param>
 /// <param name="Notes">What the loaders noticed: skipped files, the template used.</param>
-public sealed record LlamaPretrainedResult(LlamaForCausalLM Model, ChatTokenizer Tokenizer, IChatTemplate Template, IReadOnlyList<string> Notes);
+public sealed record LlamaPretrainedResult(LlamaForCausalLM Model, HfTokenizer Tokenizer, IChatTemplate Template, IReadOnlyList<string> Notes);
 
 /// <summary>What <see cref="LlamaPretrained.LoadTokenizer"/> found in a model folder: its tokenizer and chat template, without the weights.</summary>
 /// <param name="Tokenizer">The tokenizer (<see cref="TokenizerLoader.Load"/>).</param>
@@ -21,7 +21,7 @@ public sealed record LlamaPretrainedResult(LlamaForCausalLM Model, ChatTokenizer
 /// <param name="TokenizerFile">The tokenizer file read.</param>
 /// <param name="Folder">The model folder (a repo id resolved through the cache).</param>
 /// <param name="Notes">What the loaders noticed: skipped files, the template used.</param>
-public sealed record PretrainedTokenizer(ChatTokenizer Tokenizer, ChatTemplate Template, string TokenizerFile, string Folder, IReadOnlyList<string> Notes);
+public sealed record PretrainedTokenizer(HfTokenizer Tokenizer, ChatTemplate Template, string TokenizerFile, string Folder, IReadOnlyList<string> Notes);
 
 /// <summary>
 /// One call that loads model, tokenizer and chat template from a Hugging Face model folder of any supported family
@@ -83,7 +83,7 @@ public static class LlamaPretrained
         return new PretrainedTokenizer(tokenizer.Tokenizer, template, tokenizer.File, folder, notes);
     }
 
-    private static ChatTemplate BuiltIn(ChatTokenizer tokenizer, string folder)
+    private static ChatTemplate BuiltIn(HfTokenizer tokenizer, string folder)
     {
         if (tokenizer.TryGetSpecialTokenId(Llama3Tokens.EndOfTurn, out _))
             return new Llama3ChatTemplate(tokenizer);

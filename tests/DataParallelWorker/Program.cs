@@ -12,7 +12,7 @@ using PromptLossWeight.Llama.Model;
 using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
 using PromptLossWeight.Models;
-using PromptLossWeight.Runtime;
+using PromptLossWeight.Llama.Runtime;
 using PromptLossWeight.Training;
 using TorchSharp;
 using static TorchSharp.torch;

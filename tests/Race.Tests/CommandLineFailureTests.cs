@@ -2,7 +2,7 @@ using System.Runtime.Versioning;
 using PromptLossWeight.IO;
 using PromptLossWeight.Llama.Checkpoints;
 using PromptLossWeight.Llama.Model;
-using PromptLossWeight.Runtime;
+using PromptLossWeight.Llama.Runtime;
 using PromptLossWeight.Samples;
 using PromptLossWeight.Training;
 using Race.Tests.Support;

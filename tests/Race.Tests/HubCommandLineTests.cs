@@ -3,7 +3,7 @@ using PromptLossWeight.Llama.Checkpoints;
 using PromptLossWeight.Llama.Model;
 using PromptLossWeight.Samples.Race;
 using PromptLossWeight.Samples.Race.Synthetic;
-using PromptLossWeight.Tests.Support;
+using PromptLossWeight.Llama.Tests.Support;
 
 namespace Race.Tests;
 

@@ -1,7 +1,7 @@
 using PromptLossWeight.Readers;
 using PromptLossWeight.Samples.Race.Data;
-using PromptLossWeight.Hub;
-using PromptLossWeight.Tests.Support;
+using PromptLossWeight.Llama.Hub;
+using PromptLossWeight.Llama.Tests.Support;
 
 namespace Race.Tests;
 

@@ -1,4 +1,4 @@
-using PromptLossWeight.Hub;
+using PromptLossWeight.Llama.Hub;
 using PromptLossWeight.Readers;
 
 namespace PromptLossWeight.Samples.Race.Data;

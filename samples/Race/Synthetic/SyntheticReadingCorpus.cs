@@ -79,7 +79,7 @@ public static class SyntheticReadingCorpus
     public static IReadOnlyList<string> ExtraWords { get; } = ["What", "like", "Who", "likes"];
 
     /// <summary>Generates the training documents (several questions each) and validation documents (one "where" question each).</summary>
-    public static (IReadOnlyList<MaskedExample> Train, IReadOnlyList<MaskedExample> Validation) Generate(ReadingCorpusOptions options, ChatTokenizer tokenizer)
+    public static (IReadOnlyList<MaskedExample> Train, IReadOnlyList<MaskedExample> Validation) Generate(ReadingCorpusOptions options, HfTokenizer tokenizer)
     {
         options = (options ?? throw new ArgumentNullException(nameof(options))).Validate();
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -93,7 +93,7 @@ public static class SyntheticReadingCorpus
     }
 
     /// <summary>The token ids of the towns of the corpus (the answer ids whose accuracy measures retrieval in validation).</summary>
-    public static IReadOnlyList<long> TownTokenIds(ReadingCorpusOptions options, ChatTokenizer tokenizer) =>
+    public static IReadOnlyList<long> TownTokenIds(ReadingCorpusOptions options, HfTokenizer tokenizer) =>
         SyntheticRaceGenerator.Towns.Take(options.TownCount).Select(t => SingleToken(tokenizer, t)).ToList();
 
     /// <summary>One document as text segments with their roles (answers are completion), for tests and display.</summary>
@@ -136,7 +136,7 @@ public static class SyntheticReadingCorpus
         return segments;
     }
 
-    private static MaskedExample Document(ReadingCorpusOptions options, ChatTokenizer tokenizer, Random random, int questions, bool whereOnly)
+    private static MaskedExample Document(ReadingCorpusOptions options, HfTokenizer tokenizer, Random random, int questions, bool whereOnly)
     {
         var ids = new List<long>();
         var roles = new List<TokenRole>();
@@ -149,7 +149,7 @@ public static class SyntheticReadingCorpus
         return new MaskedExample([.. ids], [.. roles]);
     }
 
-    private static long SingleToken(ChatTokenizer tokenizer, string word)
+    private static long SingleToken(HfTokenizer tokenizer, string word)
     {
         IReadOnlyList<long> ids = tokenizer.Encode(word);
         if (ids.Count != 1) throw new InvalidOperationException($"'{word}' is not a single token of the vocabulary {tokenizer.Source}.");

@@ -21,7 +21,7 @@ public static class WordLevelTokenizer
     public static string DefaultVocabularyPath => Path.Combine(AppContext.BaseDirectory, "assets", "vocab.txt");
 
     /// <summary>Loads the vocabulary at <paramref name="path"/> as a chat tokenizer (EOS = &lt;|im_end|&gt;).</summary>
-    public static ChatTokenizer Load(string? path = null)
+    public static HfTokenizer Load(string? path = null)
     {
         path ??= DefaultVocabularyPath;
         string[] tokens = File.ReadAllLines(path).Where(l => l.Length > 0).ToArray();
@@ -40,7 +40,7 @@ public static class WordLevelTokenizer
             SpecialTokens = special,
             PreTokenizer = PreTokenizer.CreateWordOrPunctuation(special),
         });
-        return ChatTokenizer.FromTokenizer(wordPiece, chatSpecial, bosToken: null, eosToken: ChatMLTemplate.ImEnd,
+        return HfTokenizer.FromTokenizer(wordPiece, chatSpecial, bosToken: null, eosToken: ChatMLTemplate.ImEnd,
             vocabSize: tokens.Length, source: path);
     }
 
@@ -78,5 +78,5 @@ public static class WordLevelTokenizer
     public static IReadOnlyList<string> DefaultWords() => File.ReadAllLines(DefaultVocabularyPath).Where(l => l.Length > 0).ToArray();
 
     /// <summary>The ChatML template over the word-level tokenizer.</summary>
-    public static ChatTemplate Template(ChatTokenizer tokenizer) => new ChatMLTemplate(tokenizer);
+    public static ChatTemplate Template(HfTokenizer tokenizer) => new ChatMLTemplate(tokenizer);
 }

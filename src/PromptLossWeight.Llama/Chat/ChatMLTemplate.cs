@@ -29,7 +29,7 @@ public sealed class ChatMLTemplate : ChatTemplate
     /// Creates the template; the tokenizer must have <c>&lt;|im_start|&gt;</c> and <c>&lt;|im_end|&gt;</c> special tokens.
     /// <paramref name="addBos"/> puts the tokenizer's BOS first (it must have one).
     /// </summary>
-    public ChatMLTemplate(ChatTokenizer tokenizer, bool addBos = false) : base(tokenizer)
+    public ChatMLTemplate(HfTokenizer tokenizer, bool addBos = false) : base(tokenizer)
     {
         tokenizer.SpecialTokenId(ImStart);
         var stops = new List<long> { tokenizer.SpecialTokenId(ImEnd) };

@@ -12,7 +12,7 @@ namespace PromptLossWeight.Llama.Chat;
 /// <param name="IsSpecial">True for a special token inserted by id.</param>
 /// <param name="AtStart">
 /// For text: whether it was encoded as the start of an encode call (SentencePiece adds its dummy-prefix space);
-/// decode with the same flag (<see cref="Tokenizers.ChatTokenizer.Decode"/>) to get <paramref name="Text"/> back.
+/// decode with the same flag (<see cref="Tokenizers.HfTokenizer.Decode"/>) to get <paramref name="Text"/> back.
 /// </param>
 /// <param name="IsContext">
 /// True for the text of a turn's <see cref="ChatTurn.Context"/> (such as an article), which

@@ -10,7 +10,7 @@ namespace PromptLossWeight.Llama.Chat;
 public abstract class ChatTemplate : IChatTemplate
 {
     /// <summary>Creates a template over a tokenizer.</summary>
-    protected ChatTemplate(ChatTokenizer tokenizer)
+    protected ChatTemplate(HfTokenizer tokenizer)
     {
         Tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
     }
@@ -19,7 +19,7 @@ public abstract class ChatTemplate : IChatTemplate
     public abstract string Name { get; }
 
     /// <inheritdoc/>
-    public ChatTokenizer Tokenizer { get; }
+    public HfTokenizer Tokenizer { get; }
 
     /// <inheritdoc/>
     public abstract IReadOnlyList<long> StopIds { get; }
@@ -41,7 +41,7 @@ public abstract class ChatTemplate : IChatTemplate
     public static IReadOnlyList<string> Names { get; } = ["llama-2", "llama-3", "chatml"];
 
     /// <summary>Creates a template by name: "llama-2", "llama-3" or "chatml" (case-insensitive).</summary>
-    public static ChatTemplate Create(string name, ChatTokenizer tokenizer) => name?.ToLowerInvariant() switch
+    public static ChatTemplate Create(string name, HfTokenizer tokenizer) => name?.ToLowerInvariant() switch
     {
         "llama-2" or "llama2" => new Llama2ChatTemplate(tokenizer),
         "llama-3" or "llama3" => new Llama3ChatTemplate(tokenizer),
@@ -62,7 +62,7 @@ public abstract class ChatTemplate : IChatTemplate
         FromPretrained(modelFolder, TokenizerLoader.Load(modelFolder).Tokenizer);
 
     /// <summary>The model folder's own chat template (see <see cref="FromPretrained(string)"/>) over a tokenizer you loaded.</summary>
-    public static JinjaChatTemplate FromPretrained(string modelFolder, ChatTokenizer tokenizer)
+    public static JinjaChatTemplate FromPretrained(string modelFolder, HfTokenizer tokenizer)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelFolder);
         ArgumentNullException.ThrowIfNull(tokenizer);

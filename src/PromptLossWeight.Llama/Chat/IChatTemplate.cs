@@ -17,7 +17,7 @@ public interface IChatTemplate
     string Name { get; }
 
     /// <summary>The tokenizer the template encodes with.</summary>
-    ChatTokenizer Tokenizer { get; }
+    HfTokenizer Tokenizer { get; }
 
     /// <summary>The ids that end an assistant turn (generation stops at any of them).</summary>
     IReadOnlyList<long> StopIds { get; }

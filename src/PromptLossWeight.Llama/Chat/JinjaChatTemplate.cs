@@ -40,7 +40,7 @@ public sealed class JinjaChatTemplate : ChatTemplate
     /// Creates the template over a tokenizer. <paramref name="variables"/> are passed to every rendering (for
     /// example bos_token and eos_token); <c>messages</c> and <c>add_generation_prompt</c> are set per call.
     /// </summary>
-    public JinjaChatTemplate(ChatTokenizer tokenizer, string template, IReadOnlyDictionary<string, object?>? variables = null, string name = "chat_template")
+    public JinjaChatTemplate(HfTokenizer tokenizer, string template, IReadOnlyDictionary<string, object?>? variables = null, string name = "chat_template")
         : base(tokenizer)
     {
         _template = JinjaTemplate.Parse(template ?? throw new ArgumentNullException(nameof(template)));

@@ -25,7 +25,7 @@ public sealed class Llama2ChatTemplate : ChatTemplate
     private readonly string _eos;
 
     /// <summary>Creates the template; the tokenizer must have BOS and EOS tokens.</summary>
-    public Llama2ChatTemplate(ChatTokenizer tokenizer) : base(tokenizer)
+    public Llama2ChatTemplate(HfTokenizer tokenizer) : base(tokenizer)
     {
         _bos = tokenizer.BosToken ?? throw new ArgumentException($"The Llama-2 chat template needs a BOS token; the tokenizer from {tokenizer.Source} has none.", nameof(tokenizer));
         _eos = tokenizer.EosToken ?? throw new ArgumentException($"The Llama-2 chat template needs an EOS token; the tokenizer from {tokenizer.Source} has none.", nameof(tokenizer));

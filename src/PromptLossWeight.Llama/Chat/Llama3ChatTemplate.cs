@@ -19,7 +19,7 @@ namespace PromptLossWeight.Llama.Chat;
 public sealed class Llama3ChatTemplate : ChatTemplate
 {
     /// <summary>Creates the template; the tokenizer must have the Llama-3 special tokens (see <see cref="Llama3Tokens"/>).</summary>
-    public Llama3ChatTemplate(ChatTokenizer tokenizer) : base(tokenizer)
+    public Llama3ChatTemplate(HfTokenizer tokenizer) : base(tokenizer)
     {
         foreach (string token in new[] { Llama3Tokens.BeginOfText, Llama3Tokens.StartHeader, Llama3Tokens.EndHeader, Llama3Tokens.EndOfTurn })
             tokenizer.SpecialTokenId(token);

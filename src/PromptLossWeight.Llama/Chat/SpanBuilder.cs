@@ -10,7 +10,7 @@ namespace PromptLossWeight.Llama.Chat;
 /// turn in <paramref name="conversation"/> is encoded on its own inside its run and its span marked
 /// <see cref="ChatSpan.IsContext"/>.
 /// </summary>
-internal sealed class SpanBuilder(ChatTokenizer tokenizer, IReadOnlyList<ChatTurn>? conversation = null)
+internal sealed class SpanBuilder(HfTokenizer tokenizer, IReadOnlyList<ChatTurn>? conversation = null)
 {
     private readonly List<ChatSpan> _spans = [];
     private readonly List<string> _contexts = conversation?.Select(t => t.Context).OfType<string>().Where(c => c.Length > 0).ToList() ?? [];

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using PromptLossWeight.Hub;
+using PromptLossWeight.Llama.Hub;
 using PromptLossWeight.IO;
 using PromptLossWeight.Llama.Model;
 using TorchSharp;

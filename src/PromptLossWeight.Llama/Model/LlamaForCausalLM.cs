@@ -1,5 +1,5 @@
 using PromptLossWeight.Models;
-using PromptLossWeight.Runtime;
+using PromptLossWeight.Llama.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

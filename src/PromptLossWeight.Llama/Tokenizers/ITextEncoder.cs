@@ -1,7 +1,7 @@
 namespace PromptLossWeight.Llama.Tokenizers;
 
 /// <summary>
-/// The text half of a tokenizer as <see cref="ChatTokenizer"/> uses it: plain text to ids (never special ids) and
+/// The text half of a tokenizer as <see cref="HfTokenizer"/> uses it: plain text to ids (never special ids) and
 /// regular ids back to text. <c>atStart</c> tells whether the text starts an encode call (a SentencePiece-style
 /// tokenizer then adds its dummy-prefix space) or continues directly after other tokens.
 /// </summary>

@@ -1,11 +1,11 @@
-using PromptLossWeight.Hub;
+using PromptLossWeight.Llama.Hub;
 namespace PromptLossWeight.Llama.Tokenizers;
 
 /// <summary>A tokenizer loaded from a model folder, the file it came from, and what the loader noticed on the way.</summary>
 /// <param name="Tokenizer">The tokenizer.</param>
 /// <param name="File">The file it was loaded from.</param>
 /// <param name="Notes">Files skipped or settings not applied, in words (empty when everything was used).</param>
-public sealed record TokenizerLoadResult(ChatTokenizer Tokenizer, string File, IReadOnlyList<string> Notes);
+public sealed record TokenizerLoadResult(HfTokenizer Tokenizer, string File, IReadOnlyList<string> Notes);
 
 /// <summary>
 /// Loads the tokenizer of a Hugging Face model folder the way <c>AutoTokenizer</c> picks its files:
@@ -61,7 +61,7 @@ public static class TokenizerLoader
     /// a tiktoken file (told apart by content; a file that is neither gets the SentencePiece parser's error, naming
     /// the file). <paramref name="tokenizerConfig"/> is an optional tokenizer_config.json for BOS/EOS and added tokens.
     /// </summary>
-    public static ChatTokenizer LoadFile(string path, string? tokenizerConfig = null)
+    public static HfTokenizer LoadFile(string path, string? tokenizerConfig = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path))
@@ -70,11 +70,11 @@ public static class TokenizerLoader
         return LoadFile(path, config, []);
     }
 
-    private static ChatTokenizer LoadFile(string path, TokenizerConfig? config, List<string> notes)
+    private static HfTokenizer LoadFile(string path, TokenizerConfig? config, List<string> notes)
     {
         if (path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
         {
-            var tokenizer = ChatTokenizer.LoadTokenizerJson(path, config?.BosToken, config?.EosToken);
+            var tokenizer = HfTokenizer.LoadTokenizerJson(path, config?.BosToken, config?.EosToken);
             foreach (var (name, token) in new[] { ("bos_token", config?.BosToken), ("eos_token", config?.EosToken) })
             {
                 if (token is null)
@@ -88,9 +88,9 @@ public static class TokenizerLoader
             : LoadSentencePieceModel(bytes, path, config, notes);
     }
 
-    private static ChatTokenizer LoadSentencePieceModel(byte[] bytes, string path, TokenizerConfig? config, List<string> notes)
+    private static HfTokenizer LoadSentencePieceModel(byte[] bytes, string path, TokenizerConfig? config, List<string> notes)
     {
-        var tokenizer = ChatTokenizer.LoadSentencePiece(bytes, path);
+        var tokenizer = HfTokenizer.LoadSentencePiece(bytes, path);
         foreach (var (name, wanted, actual) in new[] { ("bos_token", config?.BosToken, tokenizer.BosToken), ("eos_token", config?.EosToken, tokenizer.EosToken) })
         {
             if (wanted is not null && wanted != actual)
@@ -102,7 +102,7 @@ public static class TokenizerLoader
         return tokenizer;
     }
 
-    private static ChatTokenizer LoadTiktokenModel(byte[] bytes, string path, TokenizerConfig? config, List<string> notes)
+    private static HfTokenizer LoadTiktokenModel(byte[] bytes, string path, TokenizerConfig? config, List<string> notes)
     {
         var (count, maxRank) = TiktokenFile.Validate(bytes, path);
         int first = Math.Max(count, maxRank + 1);
@@ -126,7 +126,7 @@ public static class TokenizerLoader
                 throw new InvalidDataException($"{path}: {name} '{token}' (from tokenizer_config.json) is not a special token of this tiktoken tokenizer.");
         }
         notes.Add($"{path}: tiktoken format, loaded with the Llama-3 pre-tokenization pattern and special tokens from id {first}.");
-        return ChatTokenizer.LoadTiktoken(bytes, path, special, bos, eos);
+        return HfTokenizer.LoadTiktoken(bytes, path, special, bos, eos);
     }
 
     /// <summary>A tiktoken file starts with a line "base64 rank"; a SentencePiece model is binary protobuf.</summary>

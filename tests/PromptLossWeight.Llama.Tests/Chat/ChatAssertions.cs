@@ -7,7 +7,7 @@ namespace PromptLossWeight.Llama.Tests.Chat;
 internal static class ChatAssertions
 {
     /// <summary>Every span decodes to its own text and the roles of the rendering are the spans' roles.</summary>
-    public static void SpansMatchTheirTokens(this RenderedChat rendered, ChatTokenizer tokenizer)
+    public static void SpansMatchTheirTokens(this RenderedChat rendered, HfTokenizer tokenizer)
     {
         foreach (var span in rendered.Spans)
         {
@@ -26,7 +26,7 @@ internal static class ChatAssertions
     }
 
     /// <summary>The decoded text of the tokens that have <paramref name="role"/>.</summary>
-    public static string TextOf(this RenderedChat rendered, ChatTokenizer tokenizer, TokenRole role) =>
+    public static string TextOf(this RenderedChat rendered, HfTokenizer tokenizer, TokenRole role) =>
         tokenizer.Decode(rendered.Ids.Where((_, i) => rendered.Roles[i] == role), atStart: false);
 
     /// <summary>The spans as (text, role) pairs.</summary>
@@ -34,7 +34,7 @@ internal static class ChatAssertions
         rendered.Spans.Select(s => (s.Text, s.Role)).ToArray();
 
     /// <summary>The decoded text of the tokens whose role and data weight satisfy <paramref name="keep"/>.</summary>
-    public static string TextWhere(this RenderedChat rendered, ChatTokenizer tokenizer, Func<TokenRole, float, bool> keep) =>
+    public static string TextWhere(this RenderedChat rendered, HfTokenizer tokenizer, Func<TokenRole, float, bool> keep) =>
         tokenizer.Decode(rendered.Ids.Where((_, i) => keep(rendered.Roles[i], rendered.Weights[i])), atStart: false);
 
     /// <summary>The spans as (text, role, weight) triples.</summary>

@@ -7,7 +7,7 @@ namespace PromptLossWeight.Llama.Tests.Chat;
 
 public class ChatMLTemplateTests
 {
-    private static readonly ChatTokenizer Tokenizer = TestTokenizers.Gpt2WithChatML();
+    private static readonly HfTokenizer Tokenizer = TestTokenizers.Gpt2WithChatML();
     private static readonly ChatMLTemplate Template = new(Tokenizer);
 
     private static readonly ChatTurn[] SystemUserAssistant =
@@ -71,7 +71,7 @@ public class ChatMLTemplateTests
     {
         using var folder = new TempFolder();
         var llama3 = TestTokenizers.LoadLlama3(folder);
-        var withChatMl = ChatTokenizer.LoadTiktoken(
+        var withChatMl = HfTokenizer.LoadTiktoken(
             File.ReadAllBytes(Path.Combine(folder.Path, "tokenizer.model")), "tiny tiktoken",
             new Dictionary<string, int>
             {

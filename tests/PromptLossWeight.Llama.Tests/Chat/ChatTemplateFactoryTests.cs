@@ -9,7 +9,7 @@ public class ChatTemplateFactoryTests
     [Fact]
     public void Templates_are_created_by_name()
     {
-        var sentencePiece = ChatTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(), "tiny sentencepiece");
+        var sentencePiece = HfTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(), "tiny sentencepiece");
         var gpt2 = TestTokenizers.Gpt2WithChatML();
         using var folder = new TempFolder();
 

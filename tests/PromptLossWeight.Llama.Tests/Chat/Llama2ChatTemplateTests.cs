@@ -7,7 +7,7 @@ namespace PromptLossWeight.Llama.Tests.Chat;
 
 public class Llama2ChatTemplateTests
 {
-    private static readonly ChatTokenizer Tokenizer = ChatTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(), "tiny sentencepiece");
+    private static readonly HfTokenizer Tokenizer = HfTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(), "tiny sentencepiece");
     private static readonly Llama2ChatTemplate Template = new(Tokenizer);
 
     private static readonly ChatTurn[] SystemUserAssistant =

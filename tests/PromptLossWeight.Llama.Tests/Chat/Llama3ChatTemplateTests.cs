@@ -8,7 +8,7 @@ namespace PromptLossWeight.Llama.Tests.Chat;
 public class Llama3ChatTemplateTests : IDisposable
 {
     private readonly TempFolder _folder = new();
-    private readonly ChatTokenizer _tokenizer;
+    private readonly HfTokenizer _tokenizer;
     private readonly Llama3ChatTemplate _template;
 
     private static readonly ChatTurn[] SystemUserAssistant =
@@ -99,7 +99,7 @@ public class Llama3ChatTemplateTests : IDisposable
     [Fact]
     public void A_tokenizer_without_the_llama3_special_tokens_cannot_build_the_template()
     {
-        var sentencePiece = ChatTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(), "tiny sentencepiece");
+        var sentencePiece = HfTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(), "tiny sentencepiece");
 
         var act = () => new Llama3ChatTemplate(sentencePiece);
 

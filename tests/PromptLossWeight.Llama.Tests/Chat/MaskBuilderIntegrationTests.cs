@@ -7,7 +7,7 @@ namespace PromptLossWeight.Llama.Tests.Chat;
 
 public class MaskBuilderIntegrationTests
 {
-    private static readonly ChatTokenizer Tokenizer = ChatTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(), "tiny sentencepiece");
+    private static readonly HfTokenizer Tokenizer = HfTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(), "tiny sentencepiece");
 
     private static readonly ChatTurn[] Conversation =
     [

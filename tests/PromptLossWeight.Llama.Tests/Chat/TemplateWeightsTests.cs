@@ -45,17 +45,17 @@ public sealed class TemplateWeightsTests : IDisposable
         "";
 
     private readonly TempFolder _folder = new();
-    private readonly ChatTokenizer _llama3;
+    private readonly HfTokenizer _llama3;
 
     public TemplateWeightsTests() => _llama3 = TestTokenizers.LoadLlama3(_folder);
 
     public void Dispose() => _folder.Dispose();
 
     /// <summary>GPT-2 with the ChatML tokens and Qwen3's thinking tags added after its vocabulary.</summary>
-    private static ChatTokenizer Qwen3Tokenizer()
+    private static HfTokenizer Qwen3Tokenizer()
     {
         var extra = new Dictionary<string, int> { ["<|im_start|>"] = 50257, ["<|im_end|>"] = 50258, ["<think>"] = 50259, ["</think>"] = 50260 };
-        return ChatTokenizer.FromTokenizer(TiktokenTokenizer.CreateForModel("gpt2", extra), eosToken: "<|endoftext|>", vocabSize: 50261, source: "gpt2+qwen3");
+        return HfTokenizer.FromTokenizer(TiktokenTokenizer.CreateForModel("gpt2", extra), eosToken: "<|endoftext|>", vocabSize: 50261, source: "gpt2+qwen3");
     }
 
     private static readonly ChatTurn[] Weighted =

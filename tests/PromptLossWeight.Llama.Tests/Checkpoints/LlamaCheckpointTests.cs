@@ -1,9 +1,8 @@
-using PromptLossWeight.Hub;
+using PromptLossWeight.Llama.Hub;
 using PromptLossWeight.IO;
 using PromptLossWeight.Llama.Checkpoints;
 using PromptLossWeight.Llama.Model;
 using PromptLossWeight.Llama.Tests.Support;
-using PromptLossWeight.Tests.Support;
 using static TorchSharp.torch;
 
 namespace PromptLossWeight.Llama.Tests.Checkpoints;

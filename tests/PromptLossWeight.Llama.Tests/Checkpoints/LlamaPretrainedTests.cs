@@ -1,5 +1,4 @@
-using PromptLossWeight.Hub;
-using PromptLossWeight.Tests.Support;
+using PromptLossWeight.Llama.Hub;
 using PromptLossWeight.Llama.Chat;
 using PromptLossWeight.Llama.Checkpoints;
 using PromptLossWeight.Llama.Tests.Support;

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using PromptLossWeight.Llama.Checkpoints;
 using PromptLossWeight.Llama.Model;
-using PromptLossWeight.Runtime;
+using PromptLossWeight.Llama.Runtime;
 using static TorchSharp.torch;
 
 namespace PromptLossWeight.Llama.Tests.Support;

@@ -1,5 +1,5 @@
 using PromptLossWeight.Llama.Model;
-using PromptLossWeight.Runtime;
+using PromptLossWeight.Llama.Runtime;
 using static TorchSharp.torch;
 
 namespace PromptLossWeight.Llama.Tests.Support;

@@ -21,7 +21,7 @@ public class ForgingPropertyTests
     public void Random_text_built_from_special_token_fragments_round_trips_without_special_ids(string kind)
     {
         using var folder = new TempFolder();
-        ChatTokenizer tokenizer = kind switch
+        HfTokenizer tokenizer = kind switch
         {
             "sentencepiece" => TestTokenizers.LoadSentencePiece(folder),
             "llama3" => TestTokenizers.LoadLlama3(folder),

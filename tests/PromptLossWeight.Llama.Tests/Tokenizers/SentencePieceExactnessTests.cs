@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace PromptLossWeight.Llama.Tests.Tokenizers;
 
 /// <summary>
-/// <see cref="ChatTokenizer.LoadSentencePiece(string)"/> gives SentencePiece's own ids (Debian's python3-sentencepiece)
+/// <see cref="HfTokenizer.LoadSentencePiece(string)"/> gives SentencePiece's own ids (Debian's python3-sentencepiece)
 /// on 10,000 generated strings: runs of one character, byte fallback, spaces and newlines at the edges, markup.
 /// </summary>
 public class SentencePieceExactnessTests(ITestOutputHelper output)
@@ -39,7 +39,7 @@ public class SentencePieceExactnessTests(ITestOutputHelper output)
         string[] runs = ["----------------", "!!!!!!!!", "aaaaaaa", new string('x', 50), "### Instruction:\nSay hi.\n\n### Response:\n"];
 
         var expected = ReferenceTools.SentencePieceIds(model, runs);
-        var tokenizer = ChatTokenizer.LoadSentencePiece(model);
+        var tokenizer = HfTokenizer.LoadSentencePiece(model);
 
         for (int i = 0; i < runs.Length; i++)
             tokenizer.Encode(runs[i]).Should().Equal(expected[i].Select(id => (long)id), JsonSerializer.Serialize(runs[i]));
@@ -49,7 +49,7 @@ public class SentencePieceExactnessTests(ITestOutputHelper output)
     {
         var corpus = ReferenceCorpus.Generate(TokenizerJsonExactnessTests.CorpusSize);
         var expected = ReferenceTools.SentencePieceIds(model, corpus);
-        var tokenizer = ChatTokenizer.LoadSentencePiece(model);
+        var tokenizer = HfTokenizer.LoadSentencePiece(model);
 
         var differences = new List<string>();
         for (int i = 0; i < corpus.Count; i++)

@@ -55,7 +55,7 @@ public class SentencePieceTokenizerTests
     {
         using var folder = new TempFolder();
         byte[] model = TestTokenizers.SentencePieceModelBytes();
-        var tokenizer = ChatTokenizer.LoadSentencePiece(folder.Write("tokenizer.model", model));
+        var tokenizer = HfTokenizer.LoadSentencePiece(folder.Write("tokenizer.model", model));
         var unprotected = LlamaTokenizer.Create(new MemoryStream(model), false, false);
 
         var ids = tokenizer.Encode(text);
@@ -69,7 +69,7 @@ public class SentencePieceTokenizerTests
     [Fact]
     public void A_continuation_has_no_dummy_prefix_and_decodes_back_with_its_leading_space()
     {
-        var tokenizer = ChatTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(), "in-memory model");
+        var tokenizer = HfTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(), "in-memory model");
         var vocabulary = TestTokenizers.SentencePieceVocabulary;
 
         tokenizer.Encode("hello", atStart: true).Should().Equal(vocabulary["\u2581hello"]);
@@ -82,7 +82,7 @@ public class SentencePieceTokenizerTests
     [Fact]
     public void Decoding_shows_special_ids_by_name()
     {
-        var tokenizer = ChatTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(), "in-memory model");
+        var tokenizer = HfTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(), "in-memory model");
 
         var ids = new List<long> { 1 };
         ids.AddRange(tokenizer.Encode("hello"));
@@ -100,7 +100,7 @@ public class SentencePieceTokenizerTests
         using var folder = new TempFolder();
         string path = Path.Combine(folder.Path, "tokenizer.model");
 
-        var act = () => ChatTokenizer.LoadSentencePiece(path);
+        var act = () => HfTokenizer.LoadSentencePiece(path);
 
         act.Should().Throw<FileNotFoundException>().WithMessage($"*{path}*");
     }
@@ -121,7 +121,7 @@ public class SentencePieceTokenizerTests
         };
         string path = folder.Write("tokenizer.model", bytes);
 
-        var act = () => ChatTokenizer.LoadSentencePiece(path);
+        var act = () => HfTokenizer.LoadSentencePiece(path);
 
         act.Should().Throw<InvalidDataException>().WithMessage($"*{path}*");
     }
@@ -134,7 +134,7 @@ public class SentencePieceTokenizerTests
             model.Message(1, new ProtoWriter().String(1, piece).Float(2, 0).Int(3, type));
         model.Message(2, new ProtoWriter().Int(3, 2));
 
-        var act = () => ChatTokenizer.LoadSentencePiece(model.ToArray(), "dup.model");
+        var act = () => HfTokenizer.LoadSentencePiece(model.ToArray(), "dup.model");
 
         act.Should().Throw<InvalidDataException>().WithMessage("*dup.model*'a'*twice*");
     }
@@ -145,7 +145,7 @@ public class SentencePieceTokenizerTests
     [InlineData(4)]
     public void Models_other_than_bpe_are_rejected_naming_the_model_type(int modelType)
     {
-        var act = () => ChatTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(modelType), "other.model");
+        var act = () => HfTokenizer.LoadSentencePiece(TestTokenizers.SentencePieceModelBytes(modelType), "other.model");
 
         act.Should().Throw<InvalidDataException>().WithMessage($"*other.model*model_type {modelType}*only BPE*");
     }

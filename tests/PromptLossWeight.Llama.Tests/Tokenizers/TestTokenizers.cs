@@ -76,19 +76,19 @@ internal static class TestTokenizers
     public static int TiktokenRankCount => 256 + TiktokenMerges.Length;
 
     /// <summary>Writes the SentencePiece model to a file and loads it.</summary>
-    public static ChatTokenizer LoadSentencePiece(TempFolder folder) =>
-        ChatTokenizer.LoadSentencePiece(folder.Write("tokenizer.model", SentencePieceModelBytes()));
+    public static HfTokenizer LoadSentencePiece(TempFolder folder) =>
+        HfTokenizer.LoadSentencePiece(folder.Write("tokenizer.model", SentencePieceModelBytes()));
 
     /// <summary>Writes the tiktoken file to a file and loads it as a Llama-3 tokenizer.</summary>
-    public static ChatTokenizer LoadLlama3(TempFolder folder) =>
-        ChatTokenizer.LoadLlama3(folder.Write("tokenizer.model", TiktokenFileBytes()));
+    public static HfTokenizer LoadLlama3(TempFolder folder) =>
+        HfTokenizer.LoadLlama3(folder.Write("tokenizer.model", TiktokenFileBytes()));
 
     /// <summary>The real GPT-2 tokenizer with the two ChatML special tokens added after its vocabulary.</summary>
-    public static ChatTokenizer Gpt2WithChatML()
+    public static HfTokenizer Gpt2WithChatML()
     {
         var extra = new Dictionary<string, int> { ["<|im_start|>"] = 50257, ["<|im_end|>"] = 50258 };
         var gpt2 = TiktokenTokenizer.CreateForModel("gpt2", extra);
-        return ChatTokenizer.FromTokenizer(gpt2, eosToken: "<|endoftext|>", vocabSize: 50259, source: "gpt2");
+        return HfTokenizer.FromTokenizer(gpt2, eosToken: "<|endoftext|>", vocabSize: 50259, source: "gpt2");
     }
 }
 

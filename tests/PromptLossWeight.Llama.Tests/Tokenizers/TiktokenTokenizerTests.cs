@@ -84,7 +84,7 @@ public class TiktokenTokenizerTests
         using var folder = new TempFolder();
         string path = Path.Combine(folder.Path, "tokenizer.model");
 
-        var act = () => ChatTokenizer.LoadLlama3(path);
+        var act = () => HfTokenizer.LoadLlama3(path);
 
         act.Should().Throw<FileNotFoundException>().WithMessage($"*{path}*");
     }
@@ -100,7 +100,7 @@ public class TiktokenTokenizerTests
         using var folder = new TempFolder();
         string path = folder.Write("tokenizer.model", content);
 
-        var act = () => ChatTokenizer.LoadLlama3(path);
+        var act = () => HfTokenizer.LoadLlama3(path);
 
         act.Should().Throw<InvalidDataException>().WithMessage($"*{path}*{line}*{problem}*");
     }
@@ -110,7 +110,7 @@ public class TiktokenTokenizerTests
     {
         byte[] file = Encoding.UTF8.GetBytes("aGVsbG8= 0\nd29ybGQ= 1\n");
 
-        var act = () => ChatTokenizer.LoadTiktoken(file, "tiny.tiktoken", new Dictionary<string, int> { ["<|x|>"] = 1 }, null, null);
+        var act = () => HfTokenizer.LoadTiktoken(file, "tiny.tiktoken", new Dictionary<string, int> { ["<|x|>"] = 1 }, null, null);
 
         act.Should().Throw<ArgumentException>().WithMessage("*tiny.tiktoken*<|x|>*id 1*");
     }

@@ -43,7 +43,7 @@ public class TokenizerJsonExactnessTests(ITestOutputHelper output)
 
     /// <summary>
     /// The corpus without strings that spell a special token: the reference turns such text into the special id,
-    /// while <see cref="ChatTokenizer.Encode"/> keeps it text on purpose (so messages cannot forge control tokens).
+    /// while <see cref="HfTokenizer.Encode"/> keeps it text on purpose (so messages cannot forge control tokens).
     /// </summary>
     private static List<string> CorpusWithoutSpecialTokenText(string folder)
     {

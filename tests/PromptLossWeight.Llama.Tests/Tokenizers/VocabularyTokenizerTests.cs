@@ -10,7 +10,7 @@ public class VocabularyTokenizerTests
     public void Every_symbol_is_its_own_piece_so_plus_is_never_dropped()
     {
         using var folder = new TempFolder();
-        var tokenizer = ChatTokenizer.LoadVocabulary(folder.Write("vocab.txt", Vocabulary), eosToken: "<|im_end|>");
+        var tokenizer = HfTokenizer.LoadVocabulary(folder.Write("vocab.txt", Vocabulary), eosToken: "<|im_end|>");
 
         tokenizer.Encode("a+b = c 😀 word_2").Should().Equal(3, 4, 5, 6, 7, 8, 9);
         tokenizer.Decode(tokenizer.Encode("a+b=c")).Should().Be("a + b = c");
@@ -24,9 +24,9 @@ public class VocabularyTokenizerTests
         using var folder = new TempFolder();
         string path = folder.Write("vocab.txt", Vocabulary);
 
-        FluentActions.Invoking(() => ChatTokenizer.LoadVocabulary(path).Encode("a - b")).Should()
+        FluentActions.Invoking(() => HfTokenizer.LoadVocabulary(path).Encode("a - b")).Should()
             .Throw<InvalidOperationException>().WithMessage($"{path}: '-'*not in the vocabulary*");
-        ChatTokenizer.LoadVocabulary(path, unknownToken: "[UNK]").Encode("a - b").Should().Equal(3, 1, 5);
+        HfTokenizer.LoadVocabulary(path, unknownToken: "[UNK]").Encode("a - b").Should().Equal(3, 1, 5);
     }
 
     [Fact]
@@ -35,9 +35,9 @@ public class VocabularyTokenizerTests
         using var folder = new TempFolder();
         string path = folder.Write("vocab.txt", Vocabulary);
 
-        FluentActions.Invoking(() => ChatTokenizer.LoadVocabulary(path, ["<|im_start|>"])).Should()
+        FluentActions.Invoking(() => HfTokenizer.LoadVocabulary(path, ["<|im_start|>"])).Should()
             .Throw<InvalidDataException>().WithMessage($"{path}: the special token '<|im_start|>' is not a line*");
-        var tokenizer = ChatTokenizer.LoadVocabulary(path, ["<|im_end|>"], unknownToken: "[UNK]");
+        var tokenizer = HfTokenizer.LoadVocabulary(path, ["<|im_end|>"], unknownToken: "[UNK]");
         tokenizer.Encode("<|im_end|>").Should().NotContain(2);
     }
 }

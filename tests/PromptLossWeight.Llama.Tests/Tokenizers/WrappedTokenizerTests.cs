@@ -38,7 +38,7 @@ public class WrappedTokenizerTests
     [Fact]
     public void A_tokenizer_without_a_public_vocabulary_needs_its_size()
     {
-        var act = () => ChatTokenizer.FromTokenizer(TiktokenTokenizer.CreateForModel("gpt2"));
+        var act = () => HfTokenizer.FromTokenizer(TiktokenTokenizer.CreateForModel("gpt2"));
 
         act.Should().Throw<ArgumentException>().WithMessage("*vocabSize*");
     }

@@ -1,6 +1,6 @@
 using PromptLossWeight.Batching;
 using PromptLossWeight.Masking;
-using PromptLossWeight.Runtime;
+using PromptLossWeight.Llama.Runtime;
 
 namespace PromptLossWeight.Tests.Batching;
 

@@ -1,7 +1,7 @@
 using PromptLossWeight.Batching;
 using PromptLossWeight.Loss;
 using PromptLossWeight.Masking;
-using PromptLossWeight.Runtime;
+using PromptLossWeight.Llama.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 

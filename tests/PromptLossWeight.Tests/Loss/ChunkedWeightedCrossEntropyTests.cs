@@ -2,7 +2,7 @@ using PromptLossWeight.Batching;
 using PromptLossWeight.Masking;
 using PromptLossWeight.Models;
 using PromptLossWeight.Loss;
-using PromptLossWeight.Runtime;
+using PromptLossWeight.Llama.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 

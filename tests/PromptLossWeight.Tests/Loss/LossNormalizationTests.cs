@@ -1,5 +1,5 @@
 using PromptLossWeight.Loss;
-using PromptLossWeight.Runtime;
+using PromptLossWeight.Llama.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,4 +1,4 @@
-using PromptLossWeight.Runtime;
+using PromptLossWeight.Llama.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,6 +1,6 @@
-using PromptLossWeight.Runtime;
+using PromptLossWeight.Llama.Runtime;
 
-namespace PromptLossWeight.Tests.Runtime;
+namespace PromptLossWeight.Llama.Tests.Runtime;
 
 /// <summary>
 /// The check behind <c>PLW_LIBTORCH_DIR</c>, run against the CPU libtorch that TorchSharp-cpu put beside this test

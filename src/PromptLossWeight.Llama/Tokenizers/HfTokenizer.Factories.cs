@@ -3,7 +3,7 @@ using Microsoft.ML.Tokenizers;
 
 namespace PromptLossWeight.Llama.Tokenizers;
 
-public sealed partial class ChatTokenizer
+public sealed partial class HfTokenizer
 {
     /// <summary>
     /// Loads a SentencePiece BPE <c>tokenizer.model</c> (Llama 2, Mistral, any SentencePiece BPE model with the
@@ -12,10 +12,10 @@ public sealed partial class ChatTokenizer
     /// byte pieces. BOS/EOS come from the model's trainer spec.
     /// Throws <see cref="FileNotFoundException"/> or <see cref="InvalidDataException"/> naming the file.
     /// </summary>
-    public static ChatTokenizer LoadSentencePiece(string path) => LoadSentencePiece(ReadFile(path), path);
+    public static HfTokenizer LoadSentencePiece(string path) => LoadSentencePiece(ReadFile(path), path);
 
     /// <summary>Loads a SentencePiece model from its bytes; <paramref name="source"/> names it in errors.</summary>
-    public static ChatTokenizer LoadSentencePiece(byte[] modelBytes, string source)
+    public static HfTokenizer LoadSentencePiece(byte[] modelBytes, string source)
     {
         ArgumentNullException.ThrowIfNull(modelBytes);
         var model = SentencePieceModel.Parse(modelBytes, source);
@@ -33,7 +33,7 @@ public sealed partial class ChatTokenizer
             if (name is not null)
                 special[name] = id;
         }
-        return new ChatTokenizer(encoder, TokenizerKind.SentencePiece, source, special, bos, eos, model.Pieces.Count, model.UnkId);
+        return new HfTokenizer(encoder, TokenizerKind.SentencePiece, source, special, bos, eos, model.Pieces.Count, model.UnkId);
     }
 
     /// <summary>
@@ -41,13 +41,13 @@ public sealed partial class ChatTokenizer
     /// pattern and BOS/EOS names. Special ids must come after the ranks.
     /// Throws <see cref="FileNotFoundException"/> or <see cref="InvalidDataException"/> naming the file (and line).
     /// </summary>
-    public static ChatTokenizer LoadTiktoken(
+    public static HfTokenizer LoadTiktoken(
         string path, IReadOnlyDictionary<string, int> specialTokens, string? bosToken, string? eosToken,
         string pattern = Llama3Tokens.Pattern) =>
         LoadTiktoken(ReadFile(path), path, specialTokens, bosToken, eosToken, pattern);
 
     /// <summary>Loads a tiktoken BPE file from its bytes; <paramref name="source"/> names it in errors.</summary>
-    public static ChatTokenizer LoadTiktoken(
+    public static HfTokenizer LoadTiktoken(
         byte[] fileBytes, string source, IReadOnlyDictionary<string, int> specialTokens, string? bosToken, string? eosToken,
         string pattern = Llama3Tokens.Pattern)
     {
@@ -74,14 +74,14 @@ public sealed partial class ChatTokenizer
             throw new InvalidDataException($"{source}: Microsoft.ML.Tokenizers could not load the tiktoken file: {e.Message}", e);
         }
         int vocabSize = Math.Max(maxRank, specialTokens.Count == 0 ? -1 : specialTokens.Values.Max()) + 1;
-        return new ChatTokenizer(tokenizer, TokenizerKind.Tiktoken, source, specialTokens, bosToken, eosToken, vocabSize, unknownId: null);
+        return new HfTokenizer(tokenizer, TokenizerKind.Tiktoken, source, specialTokens, bosToken, eosToken, vocabSize, unknownId: null);
     }
 
     /// <summary>
     /// Loads Llama 3's <c>tokenizer.model</c> (tiktoken format) with its 256 special tokens after the ranks
     /// (see <see cref="Llama3Tokens"/>); BOS is &lt;|begin_of_text|&gt;, EOS &lt;|end_of_text|&gt;.
     /// </summary>
-    public static ChatTokenizer LoadLlama3(string path)
+    public static HfTokenizer LoadLlama3(string path)
     {
         byte[] bytes = ReadFile(path);
         var (count, maxRank) = TiktokenFile.Validate(bytes, path);
@@ -95,7 +95,7 @@ public sealed partial class ChatTokenizer
     /// a special id, <see cref="Encode"/> re-encodes those characters one by one, so messages still cannot forge them.
     /// <paramref name="vocabSize"/> is needed when the tokenizer does not expose its vocabulary (tiktoken).
     /// </summary>
-    public static ChatTokenizer FromTokenizer(
+    public static HfTokenizer FromTokenizer(
         Tokenizer tokenizer, IReadOnlyDictionary<string, int>? specialTokens = null, string? bosToken = null,
         string? eosToken = null, int? vocabSize = null, string source = "a Microsoft.ML.Tokenizers tokenizer")
     {
@@ -137,7 +137,7 @@ public sealed partial class ChatTokenizer
             SentencePieceTokenizer => TokenizerKind.SentencePiece,
             _ => TokenizerKind.Other,
         };
-        return new ChatTokenizer(tokenizer, kind, source, special, bosToken, eosToken, size, unknownId);
+        return new HfTokenizer(tokenizer, kind, source, special, bosToken, eosToken, size, unknownId);
     }
 
     private static byte[] ReadFile(string path)

@@ -1,4 +1,4 @@
-namespace PromptLossWeight.Hub;
+namespace PromptLossWeight.Llama.Hub;
 
 /// <summary>
 /// A repository could not be found in the local Hugging Face cache or downloaded from the Hub. The message is one

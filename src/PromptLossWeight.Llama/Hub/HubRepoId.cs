@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.RegularExpressions;
 
-namespace PromptLossWeight.Hub;
+namespace PromptLossWeight.Llama.Hub;
 
 /// <summary>The two kinds of Hugging Face repositories this library reads.</summary>
 public enum HubRepoType

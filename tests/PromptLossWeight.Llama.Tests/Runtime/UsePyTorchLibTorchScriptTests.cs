@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace PromptLossWeight.Tests.Runtime;
+namespace PromptLossWeight.Llama.Tests.Runtime;
 
 /// <summary>
 /// scripts/use-pytorch-libtorch.sh against a fake PyTorch install (a site-packages folder with torch/lib and nvidia/*/lib,

@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 
-namespace PromptLossWeight.Runtime;
+namespace PromptLossWeight.Llama.Runtime;
 
 /// <summary>A symbol a shared library imports: its name, and the version and library the version comes from, if versioned.</summary>
 /// <param name="Name">The (mangled) symbol name.</param>

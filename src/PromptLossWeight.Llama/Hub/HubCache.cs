@@ -1,4 +1,4 @@
-namespace PromptLossWeight.Hub;
+namespace PromptLossWeight.Llama.Hub;
 
 /// <summary>
 /// The layout of the hub cache the Python tools share:

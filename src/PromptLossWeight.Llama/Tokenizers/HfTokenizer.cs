@@ -2,7 +2,7 @@ using Microsoft.ML.Tokenizers;
 
 namespace PromptLossWeight.Llama.Tokenizers;
 
-/// <summary>Which kind of tokenizer file a <see cref="ChatTokenizer"/> was made from.</summary>
+/// <summary>Which kind of tokenizer file a <see cref="HfTokenizer"/> was made from.</summary>
 public enum TokenizerKind
 {
     /// <summary>A SentencePiece BPE <c>tokenizer.model</c> (Llama 2), encoded exactly as SentencePiece does.</summary>
@@ -13,16 +13,18 @@ public enum TokenizerKind
     Other,
     /// <summary>A Hugging Face <c>tokenizer.json</c> BPE (byte-level, or SentencePiece-style with byte fallback).</summary>
     TokenizerJson,
-    /// <summary>A plain vocabulary file, one token per line (see <see cref="ChatTokenizer.LoadVocabulary"/>).</summary>
+    /// <summary>A plain vocabulary file, one token per line (see <see cref="HfTokenizer.LoadVocabulary"/>).</summary>
     Vocabulary,
 }
 
 /// <summary>
-/// A tokenizer as chat templates need it: text is encoded without special tokens (and text such as
-/// "&lt;|eot_id|&gt;" or "&lt;/s&gt;" inside a message can never come out as a special id), special tokens are
-/// looked up by name and inserted as ids by the templates, and decoding shows special ids by their names.
+/// The tokenizer of a model (the Llama package's general tokenizer, whatever file it came from: see
+/// <see cref="TokenizerKind"/> and <see cref="TokenizerLoader"/>): its text encoder with the special tokens, BOS and EOS
+/// by name. Text is encoded without special tokens (and text such as "&lt;|eot_id|&gt;" or "&lt;/s&gt;" inside a
+/// message can never come out as a special id), special tokens are looked up by name and inserted as ids by the chat
+/// templates, and decoding shows special ids by their names.
 /// </summary>
-public sealed partial class ChatTokenizer
+public sealed partial class HfTokenizer
 {
     private readonly Tokenizer? _tokenizer;
     private readonly ITextEncoder? _encoder;
@@ -32,7 +34,7 @@ public sealed partial class ChatTokenizer
     private readonly HashSet<long> _forbidden;
     private readonly string[] _specialByLength;
 
-    private ChatTokenizer(
+    private HfTokenizer(
         Tokenizer tokenizer, TokenizerKind kind, string source, IReadOnlyDictionary<string, int> specialTokens,
         string? bosToken, string? eosToken, int vocabSize, long? unknownId)
         : this(kind, source, specialTokens, bosToken, eosToken, vocabSize, unknownId)
@@ -45,7 +47,7 @@ public sealed partial class ChatTokenizer
         }
     }
 
-    private ChatTokenizer(
+    private HfTokenizer(
         ITextEncoder encoder, TokenizerKind kind, string source, IReadOnlyDictionary<string, int> specialTokens,
         string? bosToken, string? eosToken, int vocabSize, long? unknownId)
         : this(kind, source, specialTokens, bosToken, eosToken, vocabSize, unknownId)
@@ -53,7 +55,7 @@ public sealed partial class ChatTokenizer
         _encoder = encoder;
     }
 
-    private ChatTokenizer(
+    private HfTokenizer(
         TokenizerKind kind, string source, IReadOnlyDictionary<string, int> specialTokens,
         string? bosToken, string? eosToken, int vocabSize, long? unknownId)
     {

@@ -1,9 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
-using PromptLossWeight.Hub;
-using PromptLossWeight.Tests.Support;
+using PromptLossWeight.Llama.Hub;
+using PromptLossWeight.Llama.Tests.Support;
 
-namespace PromptLossWeight.Tests.Hub;
+namespace PromptLossWeight.Llama.Tests.Hub;
 
 public sealed class HubDownloadTests : IDisposable
 {

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace PromptLossWeight.Hub;
+namespace PromptLossWeight.Llama.Hub;
 
 /// <summary>
 /// Finds models and datasets by Hugging Face repo id ("org/name", optionally "@revision") in the local caches the

@@ -1,4 +1,4 @@
-namespace PromptLossWeight.Runtime;
+namespace PromptLossWeight.Llama.Runtime;
 
 /// <summary>The outcome of <see cref="LibTorchCompatibility.Check"/>.</summary>
 /// <param name="Problems">What would stop the loader, one sentence each; empty when the load can succeed.</param>

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using TorchSharp;
 
-namespace PromptLossWeight.Runtime;
+namespace PromptLossWeight.Llama.Runtime;
 
 /// <summary>
 /// Makes sure TorchSharp's native backend is loaded, and when it cannot be, reports the real reason

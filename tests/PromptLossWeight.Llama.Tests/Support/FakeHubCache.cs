@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace PromptLossWeight.Tests.Support;
+namespace PromptLossWeight.Llama.Tests.Support;
 
 /// <summary>
 /// Builds a Hugging Face hub cache the way the Python client leaves it, written independently of the library:

@@ -3,7 +3,7 @@ using PromptLossWeight.Llama.Tokenizers.Json;
 
 namespace PromptLossWeight.Llama.Tokenizers;
 
-public sealed partial class ChatTokenizer
+public sealed partial class HfTokenizer
 {
     /// <summary>
     /// Loads a Hugging Face <c>tokenizer.json</c> with a BPE model: byte-level (Llama 3, Qwen, DeepSeek) or
@@ -13,7 +13,7 @@ public sealed partial class ChatTokenizer
     /// tokenizer_config.json; see <see cref="TokenizerLoader"/>). Throws <see cref="FileNotFoundException"/>,
     /// <see cref="InvalidDataException"/> or <see cref="NotSupportedException"/> naming the file and the field.
     /// </summary>
-    public static ChatTokenizer LoadTokenizerJson(string path, string? bosToken = null, string? eosToken = null)
+    public static HfTokenizer LoadTokenizerJson(string path, string? bosToken = null, string? eosToken = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path))
@@ -27,7 +27,7 @@ public sealed partial class ChatTokenizer
             if (token is not null && !special.ContainsKey(token))
                 throw new InvalidDataException($"{path}: {name} '{token}' is not a special added token of this tokenizer.json.");
         }
-        return new ChatTokenizer(json, TokenizerKind.TokenizerJson, path, special, bosToken, eosToken, json.VocabSize, json.UnknownId);
+        return new HfTokenizer(json, TokenizerKind.TokenizerJson, path, special, bosToken, eosToken, json.VocabSize, json.UnknownId);
     }
 
     /// <summary>
@@ -39,7 +39,7 @@ public sealed partial class ChatTokenizer
     /// otherwise fails with an <see cref="InvalidOperationException"/> naming the piece and the file: no character is
     /// ever dropped silently. <paramref name="specialTokens"/> (and BOS/EOS) must be lines of the file.
     /// </summary>
-    public static ChatTokenizer LoadVocabulary(
+    public static HfTokenizer LoadVocabulary(
         string path, IEnumerable<string>? specialTokens = null, string? unknownToken = null, string? bosToken = null, string? eosToken = null)
     {
         byte[] bytes = ReadFile(path);
@@ -62,11 +62,11 @@ public sealed partial class ChatTokenizer
         if (unknownToken is not null)
             special.Remove(unknownToken);
         var encoder = new VocabularyEncoder(vocabulary, lines, unknown, path);
-        return new ChatTokenizer(encoder, TokenizerKind.Vocabulary, path, special, bosToken, eosToken, Math.Max(lines.Length, 1), unknown);
+        return new HfTokenizer(encoder, TokenizerKind.Vocabulary, path, special, bosToken, eosToken, Math.Max(lines.Length, 1), unknown);
     }
 }
 
-/// <summary>The word-level encoder of <see cref="ChatTokenizer.LoadVocabulary"/>.</summary>
+/// <summary>The word-level encoder of <see cref="HfTokenizer.LoadVocabulary"/>.</summary>
 internal sealed partial class VocabularyEncoder(Dictionary<string, int> vocabulary, string[] tokens, int? unknownId, string source) : ITextEncoder
 {
     [GeneratedRegex(@"[\p{L}\p{M}\p{N}_]+|[\uD800-\uDBFF][\uDC00-\uDFFF]|\S")]

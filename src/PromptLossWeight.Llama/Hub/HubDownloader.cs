@@ -4,7 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 
-namespace PromptLossWeight.Hub;
+namespace PromptLossWeight.Llama.Hub;
 
 /// <summary>
 /// Downloads files of one repository revision from the Hub into the hub cache, the way the Python client lays them

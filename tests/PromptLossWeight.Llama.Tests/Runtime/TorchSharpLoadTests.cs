@@ -1,8 +1,8 @@
-using PromptLossWeight.Runtime;
+using PromptLossWeight.Llama.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace PromptLossWeight.Tests;
+namespace PromptLossWeight.Llama.Tests.Runtime;
 
 public class TorchSharpLoadTests
 {

@@ -1,4 +1,4 @@
-namespace PromptLossWeight.Hub;
+namespace PromptLossWeight.Llama.Hub;
 
 /// <summary>
 /// Where the Hugging Face caches are and whether the Hub may be reached. Every property left null falls back to the

@@ -1,8 +1,8 @@
 using System.Text;
-using PromptLossWeight.Hub;
-using PromptLossWeight.Tests.Support;
+using PromptLossWeight.Llama.Hub;
+using PromptLossWeight.Llama.Tests.Support;
 
-namespace PromptLossWeight.Tests.Hub;
+namespace PromptLossWeight.Llama.Tests.Hub;
 
 public sealed class HubCacheResolutionTests : IDisposable
 {

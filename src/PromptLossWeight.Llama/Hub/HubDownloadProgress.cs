@@ -1,4 +1,4 @@
-namespace PromptLossWeight.Hub;
+namespace PromptLossWeight.Llama.Hub;
 
 /// <summary>Progress of one file downloaded from the Hub, reported through <see cref="HubOptions.Progress"/>.</summary>
 /// <param name="Repo">The repository ("org/name").</param>

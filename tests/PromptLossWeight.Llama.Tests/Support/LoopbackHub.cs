@@ -5,7 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 
-namespace PromptLossWeight.Tests.Support;
+namespace PromptLossWeight.Llama.Tests.Support;
 
 /// <summary>One request the loopback Hub received.</summary>
 internal sealed record HubRequest(string Method, string Path, string? Authorization, string? Range);
