@@ -87,12 +87,11 @@ public sealed class TokenStatistics : IDisposable
         ScalarType accumulation = source.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
         Tensor answers = AnswerIds(answerTokenIds, vocabularySize, source.device);
 
-        Tensor target = labels[.., 1..].reshape(b * (n - 1));                                   // [B·(N-1)]
+        Tensor target = ShiftedGrid.Targets(labels);                                            // [B·(N-1)]
         Tensor kept = target.ne(TokenLabels.IgnoreIndex).nonzero().squeeze(1);                 // [M]
         Tensor keptTargets = target.index_select(0, kept);
         LossInputChecks.ValidateTargets(keptTargets, vocabularySize);
-        // position (row r, column i) of the shifted grid is position r·N + i of the full grid
-        Tensor rows = kept.div(n - 1, rounding_mode: RoundingMode.floor) * n + kept.remainder(n - 1);
+        Tensor rows = ShiftedGrid.PredictingPositions(kept, n);                                // [M] into [B·N]
 
         long m = kept.shape[0];
         Tensor loss = zeros([m], accumulation, source.device);

@@ -151,9 +151,8 @@ public sealed class ChunkedWeightedCrossEntropy : IWeightedLoss
             Tensor shifted = WeightedCrossEntropy.ShiftedWeights(labels, weights).reshape(b * (n - 1)); // [B·(N-1)]
             Tensor kept = shifted.gt(0).nonzero().squeeze(1);                                             // [M]
             w = shifted.index_select(0, kept);
-            targets = labels[.., 1..].reshape(b * (n - 1)).index_select(0, kept);
-            // position (row r, column i) of the shifted grid is position r·N + i of the full grid
-            rows = kept.div(n - 1, rounding_mode: RoundingMode.floor) * n + kept.remainder(n - 1);
+            targets = ShiftedGrid.Targets(labels).index_select(0, kept);
+            rows = ShiftedGrid.PredictingPositions(kept, n);
         }
         Tensor selected = hidden.reshape(b * n, d).index_select(0, rows);                                 // [M, D]
         return (selected, targets, w);

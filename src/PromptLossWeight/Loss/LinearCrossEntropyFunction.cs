@@ -23,7 +23,7 @@ namespace PromptLossWeight.Loss;
 /// copying it), so a second backward pass through the same graph (<c>retain_graph</c>) recomputes the gradients from
 /// the saved inputs instead of reusing them. Double backward (<c>create_graph</c>) is not supported.</para>
 /// <para>Soft-capped logits (Gemma 2): with a cap c the logits are z = c · tanh(h · Wᵀ / c), and the chain rule adds the
-/// factor 1 − (z / c)² to ∂L/∂z before the two matmuls (<see cref="RunSoftCapped"/>).</para>
+/// factor 1 − (z / c)² to ∂L/∂z before the two matmuls (<see cref="SoftCappedChunk"/>).</para>
 /// <para>Arguments of <c>apply</c>: hidden [M, D], weight [V, D], targets [M] int64, scaled weights [M] fp32,
 /// chunk size (int), whether hidden needs a gradient (bool), whether the weight needs a gradient (bool), the logit
 /// soft-cap (double; 0 for none).</para>
@@ -100,27 +100,23 @@ internal sealed class LinearCrossEntropyFunction : autograd.SingleTensorFunction
         return [gradHidden!, gradWeight!, null!, null!, null!, null!, null!, null!];
     }
 
-    /// <summary>The loss (fp32 scalar) and, where asked for, the gradients of hidden and weight, chunk by chunk.</summary>
-    private static (Tensor Loss, Tensor? GradHidden, Tensor? GradWeight) Run(Tensor hidden, Tensor weight, Tensor targets, Tensor scale,
-        int chunkSize, bool needHidden, bool needWeight, double softcap) =>
-        softcap > 0 ? RunSoftCapped(hidden, weight, targets, scale, chunkSize, needHidden, needWeight, softcap)
-        : hidden.dtype == ScalarType.Float32
-            ? RunFloat32(hidden, weight, targets, scale, chunkSize, needHidden, needWeight)
-            : RunLowPrecision(hidden, weight, targets, scale, chunkSize, needHidden, needWeight);
-
     /// <summary>
-    /// Soft-capped logits, any dtype: per chunk, l = h · Wᵀ in the input dtype, z = c · tanh(l / c) and its softmax in
-    /// fp32, then G = (s·softmax(z) − s·onehot) · (1 − (z/c)²) = ∂L/∂l, written back into l's buffer in the input dtype
-    /// for ∂L/∂h = G·W and ∂L/∂W += Gᵀ·h (accumulated in fp32 for fp32 weights, in the weight's dtype otherwise).
+    /// The loss (fp32 scalar) and, where asked for, the gradients of hidden and weight, chunk by chunk: per chunk of c
+    /// rows the logits h · Wᵀ [c, V] are made in the input dtype and handed to the chunk rule for the inputs (soft-capped,
+    /// fp32 or bf16/fp16), which adds the chunk's loss and writes or accumulates its gradients.
     /// </summary>
-    private static (Tensor Loss, Tensor? GradHidden, Tensor? GradWeight) RunSoftCapped(Tensor hidden, Tensor weight, Tensor targets, Tensor scale,
-        int chunkSize, bool needHidden, bool needWeight, double cap)
+    private static (Tensor Loss, Tensor? GradHidden, Tensor? GradWeight) Run(Tensor hidden, Tensor weight, Tensor targets, Tensor scale,
+        int chunkSize, bool needHidden, bool needWeight, double softcap)
     {
+        bool float32 = softcap <= 0 && hidden.dtype == ScalarType.Float32;
+        ChunkRule rule = softcap > 0 ? (chunk, loss) => SoftCappedChunk(chunk, loss, softcap)
+            : float32 ? Float32Chunk : LowPrecisionChunk;
         using var scope = NewDisposeScope();
         long m = hidden.shape[0], d = hidden.shape[1], v = weight.shape[0];
         Tensor loss = zeros(Array.Empty<long>(), ScalarType.Float32, hidden.device);
         Tensor? gradHidden = needHidden ? empty([m, d], hidden.dtype, hidden.device) : null;
-        Tensor? gradWeight = needWeight ? zeros([v, d], weight.dtype, hidden.device) : null;
+        // fp32 accumulates ∂L/∂W in fp32; the other rules in the weight's dtype (see their remarks).
+        Tensor? gradWeight = needWeight ? zeros([v, d], float32 ? ScalarType.Float32 : weight.dtype, hidden.device) : null;
         Tensor weightT = weight.t();                                                                    // [D, V] view
 
         for (long start = 0; start < m; start += chunkSize)
@@ -128,116 +124,106 @@ internal sealed class LinearCrossEntropyFunction : autograd.SingleTensorFunction
             using var chunkScope = NewDisposeScope();
             long rows = Math.Min(chunkSize, m - start);
             Tensor h = hidden.narrow(0, start, rows);                          // [c, D]
-            Tensor t = targets.narrow(0, start, rows).unsqueeze(1);            // [c, 1]
-            Tensor s = scale.narrow(0, start, rows);                           // [c] fp32
-            Tensor logits = h.matmul(weightT);                                 // [c, V] input dtype
-            Tensor z = logits.to(ScalarType.Float32).div_(cap).tanh_().mul_(cap); // [c, V] fp32 soft-capped
-            Tensor targetLogit = z.gather(1, t).squeeze(1);                    // [c]
-            Tensor lse = z.logsumexp(1);                                       // [c]
-            loss.add_(((lse - targetLogit) * s).sum());
-            if (!needHidden && !needWeight) continue;
-
-            Tensor g = (z - lse.unsqueeze(1)).exp_().mul_(s.unsqueeze(1));     // s·softmax(z)
-            g.scatter_add_(1, t, s.neg().unsqueeze(1));                        // − s·onehot: ∂L/∂z
-            g.mul_(z.div_(cap).pow_(2).neg_().add_(1.0));                      // · (1 − (z/c)²): ∂L/∂l
-            Tensor gl = logits.copy_(g);                                       // [c, V] in the input dtype
-            gradHidden?.narrow(0, start, rows).addmm_(gl, weight, beta: 0);    // [c, D] = [c, V]·[V, D]
-            gradWeight?.addmm_(gl.t(), h);                                     // [V, D] += [V, c]·[c, D]
+            var chunk = new Chunk(
+                h,
+                targets.narrow(0, start, rows).unsqueeze(1),                   // [c, 1]
+                scale.narrow(0, start, rows),                                  // [c] fp32
+                weight,
+                h.matmul(weightT),                                             // [c, V] logits, input dtype
+                gradHidden?.narrow(0, start, rows),                            // [c, D] view, or null
+                gradWeight);                                                   // [V, D], or null
+            rule(chunk, loss);
         }
         return (loss.MoveToOuterDisposeScope(), gradHidden?.MoveToOuterDisposeScope(), gradWeight?.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>One chunk's inputs and outputs: hidden rows H [c, D], targets T [c, 1], scales S [c], the weight W [V, D],
+    /// the logits L = H·Wᵀ [c, V] (a buffer the rule may overwrite), and the gradient rows to write ([c, D]) and the weight
+    /// gradient to accumulate ([V, D]), each null when not needed.</summary>
+    private readonly record struct Chunk(Tensor H, Tensor T, Tensor S, Tensor W, Tensor Logits, Tensor? GradHidden, Tensor? GradWeight)
+    {
+        public bool NeedsGradients => GradHidden is not null || GradWeight is not null;
+    }
+
+    private delegate void ChunkRule(Chunk chunk, Tensor loss);
+
+    /// <summary>
+    /// Soft-capped logits, any dtype: z = c · tanh(l / c) and its softmax in fp32, then G = (s·softmax(z) − s·onehot) ·
+    /// (1 − (z/c)²) = ∂L/∂l, written back into l's buffer in the input dtype for ∂L/∂h = G·W and ∂L/∂W += Gᵀ·h
+    /// (accumulated in the weight's dtype).
+    /// </summary>
+    private static void SoftCappedChunk(Chunk c, Tensor loss, double cap)
+    {
+        Tensor z = c.Logits.to(ScalarType.Float32).div_(cap).tanh_().mul_(cap); // [c, V] fp32 soft-capped
+        Tensor targetLogit = z.gather(1, c.T).squeeze(1);                  // [c]
+        Tensor lse = z.logsumexp(1);                                       // [c]
+        loss.add_(((lse - targetLogit) * c.S).sum());
+        if (!c.NeedsGradients) return;
+
+        Tensor g = (z - lse.unsqueeze(1)).exp_().mul_(c.S.unsqueeze(1));   // s·softmax(z)
+        g.scatter_add_(1, c.T, c.S.neg().unsqueeze(1));                    // − s·onehot: ∂L/∂z
+        g.mul_(z.div_(cap).pow_(2).neg_().add_(1.0));                      // · (1 − (z/c)²): ∂L/∂l
+        Tensor gl = c.Logits.copy_(g);                                     // [c, V] in the input dtype
+        c.GradHidden?.addmm_(gl, c.W, beta: 0);                            // [c, D] = [c, V]·[V, D]
+        c.GradWeight?.addmm_(gl.t(), c.H);                                 // [V, D] += [V, c]·[c, D]
     }
 
     /// <summary>
     /// fp32 inputs: the softmax and one-hot terms of ∂L/∂logits are applied on either side of the matmuls, so the [c, V]
     /// buffer is written once (the logits, then E = exp(logits − max) in place) and read by the two gradient matmuls.
     /// </summary>
-    private static (Tensor Loss, Tensor? GradHidden, Tensor? GradWeight) RunFloat32(Tensor hidden, Tensor weight, Tensor targets, Tensor scale,
-        int chunkSize, bool needHidden, bool needWeight)
+    private static void Float32Chunk(Chunk c, Tensor loss)
     {
-        using var scope = NewDisposeScope();
-        long m = hidden.shape[0], d = hidden.shape[1], v = weight.shape[0];
-        Tensor loss = zeros(Array.Empty<long>(), ScalarType.Float32, hidden.device);
-        Tensor? gradHidden = needHidden ? empty([m, d], hidden.dtype, hidden.device) : null;
-        Tensor? gradWeight = needWeight ? zeros([v, d], ScalarType.Float32, hidden.device) : null;
-        Tensor weightT = weight.t();                                                                    // [D, V] view
+        Tensor buffer = c.Logits;                                          // [c, V] logits
+        Tensor targetLogit = buffer.gather(1, c.T).squeeze(1);             // [c]
+        Tensor max = buffer.amax([1], keepdim: true);                      // [c, 1]
+        Tensor e = buffer.sub_(max).exp_();                                // [c, V] E
+        Tensor sumExp = e.sum(1);                                          // [c]
+        Tensor lse = sumExp.log() + max.squeeze(1);                        // [c] log Σ exp(logits)
+        loss.add_(((lse - targetLogit) * c.S).sum());
+        if (!c.NeedsGradients) return;
 
-        for (long start = 0; start < m; start += chunkSize)
+        // ∂L/∂logits = s·softmax − s·onehot = diag(a)·E − diag(s)·onehot with a = s / ΣE. The two terms go into
+        // the matmuls separately, so no further pass over the [c, V] buffer is needed:
+        //   ∂L/∂h = diag(a)·(E·W) − diag(s)·W[t],   ∂L/∂W += Eᵀ·(diag(a)·h) − scatter_t(diag(s)·h).
+        Tensor a = (c.S / sumExp).unsqueeze(1);                            // [c, 1]
+        Tensor sColumn = c.S.unsqueeze(1);                                 // [c, 1]
+        if (c.GradHidden is not null)
         {
-            using var chunkScope = NewDisposeScope();
-            long rows = Math.Min(chunkSize, m - start);
-            Tensor h = hidden.narrow(0, start, rows);                          // [c, D]
-            Tensor t = targets.narrow(0, start, rows).unsqueeze(1);            // [c, 1]
-            Tensor s = scale.narrow(0, start, rows);                           // [c]
-            Tensor buffer = h.matmul(weightT);                                 // [c, V] logits
-            Tensor targetLogit = buffer.gather(1, t).squeeze(1);               // [c]
-            Tensor max = buffer.amax([1], keepdim: true);                      // [c, 1]
-            Tensor e = buffer.sub_(max).exp_();                                // [c, V] E
-            Tensor sumExp = e.sum(1);                                          // [c]
-            Tensor lse = sumExp.log() + max.squeeze(1);                        // [c] log Σ exp(logits)
-            loss.add_(((lse - targetLogit) * s).sum());
-            if (!needHidden && !needWeight) continue;
-
-            // ∂L/∂logits = s·softmax − s·onehot = diag(a)·E − diag(s)·onehot with a = s / ΣE. The two terms go into
-            // the matmuls separately, so no further pass over the [c, V] buffer is needed:
-            //   ∂L/∂h = diag(a)·(E·W) − diag(s)·W[t],   ∂L/∂W += Eᵀ·(diag(a)·h) − scatter_t(diag(s)·h).
-            Tensor a = (s / sumExp).unsqueeze(1);                              // [c, 1]
-            Tensor sColumn = s.unsqueeze(1);                                   // [c, 1]
-            if (gradHidden is not null)
-            {
-                Tensor projected = e.matmul(weight);                           // [c, D]
-                Tensor targetRows = weight.index_select(0, t.squeeze(1));      // [c, D]
-                gradHidden.narrow(0, start, rows).copy_(projected.mul_(a).sub_(targetRows.mul_(sColumn)));
-            }
-            if (gradWeight is not null)
-            {
-                gradWeight.addmm_(e.t(), h * a);                               // [V, D] += [V, c]·[c, D]
-                gradWeight.index_add_(0, t.squeeze(1), h * sColumn, -1.0);
-            }
+            Tensor projected = e.matmul(c.W);                              // [c, D]
+            Tensor targetRows = c.W.index_select(0, c.T.squeeze(1));       // [c, D]
+            c.GradHidden.copy_(projected.mul_(a).sub_(targetRows.mul_(sColumn)));
         }
-        return (loss.MoveToOuterDisposeScope(), gradHidden?.MoveToOuterDisposeScope(), gradWeight?.MoveToOuterDisposeScope());
+        if (c.GradWeight is not null)
+        {
+            c.GradWeight.addmm_(e.t(), c.H * a);                           // [V, D] += [V, c]·[c, D]
+            c.GradWeight.index_add_(0, c.T.squeeze(1), c.H * sColumn, -1.0);
+        }
     }
 
     /// <summary>
     /// bf16/fp16 inputs: every matmul runs in the input dtype (tensor cores on a GPU, fp32 accumulation inside the matmul);
-    /// only the softmax statistics are fp32. Per chunk: logits [c, V] in the input dtype → one fp32 copy on which
-    /// max, E = exp(logits − max), ΣE and then G = ∂L/∂logits = diag(s/ΣE)·E − diag(s)·onehot are computed in place →
-    /// G written back into the logits' own buffer in the input dtype, which feeds ∂L/∂h = G·W and ∂L/∂W += Gᵀ·h.
-    /// The weight gradient is accumulated in the weight's dtype (no [V, D] fp32 buffer): each chunk adds its matmul,
-    /// summed in fp32 inside the matmul, to the running sum, so there is one rounding per chunk.
+    /// only the softmax statistics are fp32. Per chunk: one fp32 copy of the logits on which max, E = exp(logits − max),
+    /// ΣE and then G = ∂L/∂logits = diag(s/ΣE)·E − diag(s)·onehot are computed in place → G written back into the
+    /// logits' own buffer in the input dtype, which feeds ∂L/∂h = G·W and ∂L/∂W += Gᵀ·h. The weight gradient is
+    /// accumulated in the weight's dtype (no [V, D] fp32 buffer): each chunk adds its matmul, summed in fp32 inside the
+    /// matmul, to the running sum, so there is one rounding per chunk.
     /// </summary>
-    private static (Tensor Loss, Tensor? GradHidden, Tensor? GradWeight) RunLowPrecision(Tensor hidden, Tensor weight, Tensor targets, Tensor scale,
-        int chunkSize, bool needHidden, bool needWeight)
+    private static void LowPrecisionChunk(Chunk c, Tensor loss)
     {
-        using var scope = NewDisposeScope();
-        long m = hidden.shape[0], d = hidden.shape[1], v = weight.shape[0];
-        Tensor loss = zeros(Array.Empty<long>(), ScalarType.Float32, hidden.device);
-        Tensor? gradHidden = needHidden ? empty([m, d], hidden.dtype, hidden.device) : null;
-        Tensor? gradWeight = needWeight ? zeros([v, d], weight.dtype, hidden.device) : null;
-        Tensor weightT = weight.t();                                                                    // [D, V] view
+        Tensor e = c.Logits.to(ScalarType.Float32);                        // [c, V] fp32: logits, then E, then G
+        Tensor targetLogit = e.gather(1, c.T).squeeze(1);                  // [c]
+        Tensor max = e.amax([1], keepdim: true);                           // [c, 1]
+        e.sub_(max).exp_();                                                // E
+        Tensor sumExp = e.sum(1);                                          // [c]
+        Tensor lse = sumExp.log() + max.squeeze(1);                        // [c] log Σ exp(logits)
+        loss.add_(((lse - targetLogit) * c.S).sum());
+        if (!c.NeedsGradients) return;
 
-        for (long start = 0; start < m; start += chunkSize)
-        {
-            using var chunkScope = NewDisposeScope();
-            long rows = Math.Min(chunkSize, m - start);
-            Tensor h = hidden.narrow(0, start, rows);                          // [c, D]
-            Tensor t = targets.narrow(0, start, rows).unsqueeze(1);            // [c, 1]
-            Tensor s = scale.narrow(0, start, rows);                           // [c] fp32
-            Tensor logits = h.matmul(weightT);                                 // [c, V] input dtype
-            Tensor e = logits.to(ScalarType.Float32);                          // [c, V] fp32: logits, then E, then G
-            Tensor targetLogit = e.gather(1, t).squeeze(1);                    // [c]
-            Tensor max = e.amax([1], keepdim: true);                           // [c, 1]
-            e.sub_(max).exp_();                                                // E
-            Tensor sumExp = e.sum(1);                                          // [c]
-            Tensor lse = sumExp.log() + max.squeeze(1);                        // [c] log Σ exp(logits)
-            loss.add_(((lse - targetLogit) * s).sum());
-            if (!needHidden && !needWeight) continue;
-
-            e.mul_((s / sumExp).unsqueeze(1));                                 // s·softmax
-            e.scatter_add_(1, t, s.neg().unsqueeze(1));                        // − s·onehot: G in fp32
-            Tensor g = logits.copy_(e);                                        // [c, V] G in the input dtype
-            gradHidden?.narrow(0, start, rows).addmm_(g, weight, beta: 0);     // [c, D] = [c, V]·[V, D]
-            gradWeight?.addmm_(g.t(), h);                                      // [V, D] += [V, c]·[c, D]
-        }
-        return (loss.MoveToOuterDisposeScope(), gradHidden?.MoveToOuterDisposeScope(), gradWeight?.MoveToOuterDisposeScope());
+        e.mul_((c.S / sumExp).unsqueeze(1));                               // s·softmax
+        e.scatter_add_(1, c.T, c.S.neg().unsqueeze(1));                    // − s·onehot: G in fp32
+        Tensor g = c.Logits.copy_(e);                                      // [c, V] G in the input dtype
+        c.GradHidden?.addmm_(g, c.W, beta: 0);                             // [c, D] = [c, V]·[V, D]
+        c.GradWeight?.addmm_(g.t(), c.H);                                  // [V, D] += [V, c]·[c, D]
     }
 }
