@@ -15,8 +15,8 @@ public static class Program
     public static IReadOnlyDictionary<string, Action<byte[], DataReadOptions>> Targets { get; } =
         new Dictionary<string, Action<byte[], DataReadOptions>>
         {
-            ["jsonl"] = (b, o) => PromptCompletionJsonLines.Read(new MemoryStream(b), "input", options: o),
-            ["parquet"] = (b, o) => PromptCompletionParquet.Read(new MemoryStream(b), "input", options: o),
+            ["jsonl"] = (b, o) => PromptCompletionReader.ReadJsonLines(new MemoryStream(b), "input", options: o),
+            ["parquet"] = (b, o) => PromptCompletionReader.ReadParquet(new MemoryStream(b), "input", options: o),
             ["race-jsonl"] = (b, o) => RaceJsonLines.Read(new MemoryStream(b), "input", o),
             ["race-parquet"] = (b, o) => RaceParquet.Read(new MemoryStream(b), "input", o),
             ["race-release"] = (b, o) => RaceOriginalRelease.ReadFile(new MemoryStream(b), "input", o),

@@ -112,10 +112,10 @@ public static class Program
                 var race = RaceDataset.Load(path, config, split, options);
                 return (race.Records.Select(RacePrompt.Render).ToList(), race.Skipped, "RACE (rendered prompt, answer letter)");
             case "parquet":
-                var pq = PromptCompletionParquet.Read(path, fields, options);
+                var pq = PromptCompletionReader.ReadParquet(path, fields, options);
                 return (pq.Records, pq.Skipped, "prompt/completion Parquet");
             default:
-                var jl = PromptCompletionJsonLines.Read(path, fields, options);
+                var jl = PromptCompletionReader.ReadJsonLines(path, fields, options);
                 return (jl.Records, jl.Skipped, "prompt/completion JSON Lines");
         }
     }

@@ -80,22 +80,14 @@ internal sealed class SpanBuilder(HfTokenizer tokenizer, IReadOnlyList<ChatTurn>
     {
         if (_text.Length == 0)
             return;
-        string text = _text.ToString();
         bool atStart = _textAtStart;
-        // Split the run around each context it holds, earliest first: before, the context (marked), the rest.
-        while (text.Length > 0)
+        // The core's rule: the run is cut around each context it holds, and the context pieces are marked.
+        foreach (var (text, context) in ContextSplit.Around(_text.ToString(), _contexts))
         {
-            (int at, string? context) = _contexts.Select(c => (At: text.IndexOf(c, StringComparison.Ordinal), Context: c))
-                .Where(f => f.At >= 0).OrderBy(f => f.At).FirstOrDefault();
-            if (context is null)
-                break;
-            AddText(text[..at], atStart, isContext: false);
-            AddText(context, atStart && at == 0, isContext: true);
-            _contextsFound.Add(context);
-            text = text[(at + context.Length)..];
+            AddText(text, atStart, isContext: context is not null);
+            if (context is not null) _contextsFound.Add(context);
             atStart = false;
         }
-        AddText(text, atStart, isContext: false);
         _text.Clear();
     }
 

@@ -97,18 +97,12 @@ public sealed class MaskBuilder
         for (int i = 0; i < turns.Count; i++)
         {
             ChatTurn turn = turns[i] ?? throw new ArgumentException($"Turn {i} is null.", nameof(turns));
-            int at = string.IsNullOrEmpty(turn.Context) ? -1 : turn.Content.IndexOf(turn.Context, StringComparison.Ordinal);
-            if (!string.IsNullOrEmpty(turn.Context) && at < 0)
+            if (!string.IsNullOrEmpty(turn.Context) && !turn.Content.Contains(turn.Context, StringComparison.Ordinal))
                 throw new ArgumentException($"The context of turn {i} does not occur in its content.", nameof(turns));
             double weight = RoleWeights.Check(turn.Weight, $"turns[{i}].Weight");
-            if (at < 0)
-            {
-                segments.Add(new TokenSegment(_encode(turn.Content), turn.Role, Weight: weight));
-                continue;
-            }
-            if (at > 0) segments.Add(new TokenSegment(_encode(turn.Content[..at]), turn.Role, Weight: weight));
-            segments.Add(new TokenSegment(_encode(turn.Context!), turn.Role, IsContext: true, weight));
-            if (at + turn.Context!.Length < turn.Content.Length) segments.Add(new TokenSegment(_encode(turn.Content[(at + turn.Context.Length)..]), turn.Role, Weight: weight));
+            string[] contexts = string.IsNullOrEmpty(turn.Context) ? [] : [turn.Context];
+            foreach (var (text, context) in ContextSplit.Around(turn.Content, contexts))
+                segments.Add(new TokenSegment(_encode(text), turn.Role, IsContext: context is not null, weight));
         }
         return Build(segments);
     }

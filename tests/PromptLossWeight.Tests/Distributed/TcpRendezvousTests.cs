@@ -26,11 +26,12 @@ public class TcpRendezvousTests
     public async Task Rank_0_names_the_ranks_that_never_came_when_the_rendezvous_times_out()
     {
         int port = FreePort();
-        Task<byte[]> one = Task.Run(() => TcpRendezvous.Join("127.0.0.1", port, 1, Limit));
+        // Own threads, and a timeout that leaves rank 1 time to join on a loaded machine (the test suite runs in parallel).
+        Task<byte[]> one = Task.Factory.StartNew(() => TcpRendezvous.Join("127.0.0.1", port, 1, Limit), TaskCreationOptions.LongRunning);
 
-        Func<Task> serve = () => Task.Run(() => TcpRendezvous.Serve(port, worldSize: 4, new byte[128], TimeSpan.FromSeconds(2)));
+        Func<Task> serve = () => Task.Factory.StartNew(() => TcpRendezvous.Serve(port, worldSize: 4, new byte[128], TimeSpan.FromSeconds(6)), TaskCreationOptions.LongRunning);
 
-        await serve.Should().ThrowAsync<DistributedException>().WithMessage("rank 0: the rendezvous on port * timed out after 2 s; ranks missing: 2, 3.");
+        await serve.Should().ThrowAsync<DistributedException>().WithMessage("rank 0: the rendezvous on port * timed out after 6 s; ranks missing: 2, 3.");
         (await one).Should().HaveCount(128);
     }
 

@@ -15,7 +15,7 @@ public sealed class PromptCompletionReaderTests : IDisposable
         string path = _dir.File("data.jsonl");
         File.WriteAllText(path, "{\"q\":\"What is 2+2?\",\"a\":\"4\",\"extra\":1}\n\n{\"q\":\"Hi\",\"a\":\"Hello\"}\n");
 
-        var result = PromptCompletionJsonLines.Read(path, new PromptCompletionFields("q", "a"));
+        var result = PromptCompletionReader.ReadJsonLines(path, new PromptCompletionFields("q", "a"));
 
         result.Records.Should().Equal(new PromptCompletionExample("What is 2+2?", "4"), new PromptCompletionExample("Hi", "Hello"));
         result.Skipped.Should().BeEmpty();
@@ -27,7 +27,7 @@ public sealed class PromptCompletionReaderTests : IDisposable
         string path = _dir.File("data.jsonl");
         File.WriteAllText(path, "{\"prompt\":\"p\",\"completion\":\"c\"}\n{\"prompt\":\"p\"}\n");
 
-        var act = () => PromptCompletionJsonLines.Read(path);
+        var act = () => PromptCompletionReader.ReadJsonLines(path);
 
         act.Should().Throw<DataFormatException>()
             .Where(e => e.FileName == path && e.Record == "line 2" && e.Problem.Contains("'completion'") && e.Message.Contains(path));
@@ -39,7 +39,7 @@ public sealed class PromptCompletionReaderTests : IDisposable
         string path = _dir.File("data.jsonl");
         File.WriteAllText(path, "{\"prompt\":\"p\",\"completion\":\"  \"}\n{\"prompt\":\"p2\",\"completion\":\"c2\"}\n{\"prompt\":\"\",\"completion\":\"c3\"}\n");
 
-        var result = PromptCompletionJsonLines.Read(path, options: new DataReadOptions { BadRecords = BadRecordPolicy.Skip });
+        var result = PromptCompletionReader.ReadJsonLines(path, options: new DataReadOptions { BadRecords = BadRecordPolicy.Skip });
 
         result.Records.Should().Equal(new PromptCompletionExample("p2", "c2"));
         result.Skipped.Select(s => s.Record).Should().Equal("line 1", "line 3");
@@ -54,7 +54,7 @@ public sealed class PromptCompletionReaderTests : IDisposable
         byte[] bad = [.. "{\"prompt\":\"p"u8.ToArray(), 0xC3, 0x28, .. "\",\"completion\":\"c\"}\n"u8.ToArray()];
         File.WriteAllBytes(path, [.. good, .. bad]);
 
-        var act = () => PromptCompletionJsonLines.Read(path, options: new DataReadOptions { BadRecords = BadRecordPolicy.Skip });
+        var act = () => PromptCompletionReader.ReadJsonLines(path, options: new DataReadOptions { BadRecords = BadRecordPolicy.Skip });
 
         act.Should().Throw<DataFormatException>().Where(e => e.Record == "line 2" && e.Problem.Contains("UTF-8"));
     }
@@ -65,7 +65,7 @@ public sealed class PromptCompletionReaderTests : IDisposable
         string path = _dir.File("data.jsonl");
         File.WriteAllText(path, "{\"prompt\":\"p\",\"completion\":\"c\"}\n{\"prompt\":\"p\",\"compl");
 
-        var act = () => PromptCompletionJsonLines.Read(path);
+        var act = () => PromptCompletionReader.ReadJsonLines(path);
 
         act.Should().Throw<DataFormatException>().Where(e => e.Record == "line 2" && e.Problem.Contains("invalid JSON"));
     }
@@ -76,7 +76,7 @@ public sealed class PromptCompletionReaderTests : IDisposable
         string path = _dir.File("data.jsonl");
         File.WriteAllLines(path, Enumerable.Range(0, 10).Select(i => $"{{\"prompt\":\"p{i}\",\"completion\":\"c{i}\"}}"));
 
-        var result = PromptCompletionJsonLines.Read(path, options: new DataReadOptions { MaxRecords = 3 });
+        var result = PromptCompletionReader.ReadJsonLines(path, options: new DataReadOptions { MaxRecords = 3 });
 
         result.Records.Select(r => r.Prompt).Should().Equal("p0", "p1", "p2");
     }
@@ -86,7 +86,7 @@ public sealed class PromptCompletionReaderTests : IDisposable
     {
         string path = _dir.File("nope.jsonl");
 
-        var act = () => PromptCompletionJsonLines.Read(path);
+        var act = () => PromptCompletionReader.ReadJsonLines(path);
 
         act.Should().Throw<DataFormatException>().Where(e => e.FileName == path);
     }
@@ -97,7 +97,7 @@ public sealed class PromptCompletionReaderTests : IDisposable
         string path = _dir.File("data.parquet");
         WriteParquet(path, [new Row { instruction = "Say hi", output = "hi", other = 3 }, new Row { instruction = "Count", output = "1 2 3" }]);
 
-        var result = PromptCompletionParquet.Read(path, new PromptCompletionFields("instruction", "output"));
+        var result = PromptCompletionReader.ReadParquet(path, new PromptCompletionFields("instruction", "output"));
 
         result.Records.Should().Equal(new PromptCompletionExample("Say hi", "hi"), new PromptCompletionExample("Count", "1 2 3"));
     }
@@ -108,7 +108,7 @@ public sealed class PromptCompletionReaderTests : IDisposable
         string path = _dir.File("data.parquet");
         WriteParquet(path, [new Row { instruction = "a", output = "b" }, new Row { instruction = "a", output = null }]);
 
-        var act = () => PromptCompletionParquet.Read(path, new PromptCompletionFields("instruction", "output"));
+        var act = () => PromptCompletionReader.ReadParquet(path, new PromptCompletionFields("instruction", "output"));
 
         act.Should().Throw<DataFormatException>().Where(e => e.Record == "row 2" && e.Problem.Contains("'output'"));
     }
@@ -119,7 +119,7 @@ public sealed class PromptCompletionReaderTests : IDisposable
         string path = _dir.File("data.parquet");
         WriteParquet(path, [new Row { instruction = "a", output = "b" }]);
 
-        var act = () => PromptCompletionParquet.Read(path);
+        var act = () => PromptCompletionReader.ReadParquet(path);
 
         act.Should().Throw<DataFormatException>().Where(e => e.Problem.Contains("'prompt'") && e.Problem.Contains("instruction"));
     }
@@ -132,7 +132,7 @@ public sealed class PromptCompletionReaderTests : IDisposable
         byte[] bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
 
-        var act = () => PromptCompletionParquet.Read(path, new PromptCompletionFields("instruction", "output"));
+        var act = () => PromptCompletionReader.ReadParquet(path, new PromptCompletionFields("instruction", "output"));
 
         act.Should().Throw<DataFormatException>().Where(e => e.FileName == path && e.Problem.Contains("PAR1") && e.Message.Contains(path));
     }

@@ -23,8 +23,8 @@ public sealed class ReaderPropertyTests
 
     private static readonly ReaderFuzzing.Parser[] Parsers =
     [
-        (b, p) => PromptCompletionJsonLines.Read(new MemoryStream(b), "input", options: new DataReadOptions { BadRecords = p }),
-        (b, p) => PromptCompletionParquet.Read(new MemoryStream(b), "input", options: new DataReadOptions { BadRecords = p }),
+        (b, p) => PromptCompletionReader.ReadJsonLines(new MemoryStream(b), "input", options: new DataReadOptions { BadRecords = p }),
+        (b, p) => PromptCompletionReader.ReadParquet(new MemoryStream(b), "input", options: new DataReadOptions { BadRecords = p }),
         (b, p) => ChatJsonLines.Read(new MemoryStream(b), "input", options: new DataReadOptions { BadRecords = p }),
     ];
 

@@ -83,9 +83,9 @@ public sealed class WeightsInTheDataTests : IDisposable
             "{\"prompt\":\"p2\",\"completion\":\"c2\"}",
             "{\"prompt\":\"p3\",\"completion\":\"c3\",\"w\":4}");
 
-        PromptCompletionJsonLines.Read(path).Records.Select(r => r.Weight).Should().Equal(2.5, 1.0, 1.0);
-        PromptCompletionJsonLines.Read(path, new PromptCompletionFields(Weight: "w")).Records.Select(r => r.Weight).Should().Equal(1.0, 1.0, 4.0);
-        PromptCompletionJsonLines.Read(path, new PromptCompletionFields(Weight: null)).Records.Select(r => r.Weight).Should().Equal(1.0, 1.0, 1.0);
+        PromptCompletionReader.ReadJsonLines(path).Records.Select(r => r.Weight).Should().Equal(2.5, 1.0, 1.0);
+        PromptCompletionReader.ReadJsonLines(path, new PromptCompletionFields(Weight: "w")).Records.Select(r => r.Weight).Should().Equal(1.0, 1.0, 4.0);
+        PromptCompletionReader.ReadJsonLines(path, new PromptCompletionFields(Weight: null)).Records.Select(r => r.Weight).Should().Equal(1.0, 1.0, 1.0);
     }
 
     [Fact]
@@ -95,8 +95,8 @@ public sealed class WeightsInTheDataTests : IDisposable
         string zero = Write("zero.jsonl", "{\"prompt\":\"p\",\"completion\":\"c\",\"weight\":0}", "{\"prompt\":\"p\",\"completion\":\"c\"}");
         var logger = new ListLogger();
 
-        var act = () => PromptCompletionJsonLines.Read(bad);
-        var result = PromptCompletionJsonLines.Read(zero, options: new DataReadOptions { Logger = logger });
+        var act = () => PromptCompletionReader.ReadJsonLines(bad);
+        var result = PromptCompletionReader.ReadJsonLines(zero, options: new DataReadOptions { Logger = logger });
 
         act.Should().Throw<DataFormatException>().Which.Message.Should().Be($"{bad}, line 2: field 'weight' must be a finite number >= 0 but is -3");
         result.Records.Should().ContainSingle();
@@ -112,9 +112,9 @@ public sealed class WeightsInTheDataTests : IDisposable
         await ParquetSerializer.SerializeAsync(new[] { new WeightedRow { prompt = "a", completion = "b", weight = 1 }, new WeightedRow { prompt = "c", completion = "d", weight = -1 } }, bad);
         await ParquetSerializer.SerializeAsync(new[] { new PlainRow { prompt = "a", completion = "b" } }, none);
 
-        PromptCompletionParquet.Read(good).Records.Select(r => r.Weight).Should().Equal(0.5, 2.0);
-        PromptCompletionParquet.Read(none).Records.Single().Weight.Should().Be(1.0, "a file without the weight column weighs every example 1");
-        var act = () => PromptCompletionParquet.Read(bad);
+        PromptCompletionReader.ReadParquet(good).Records.Select(r => r.Weight).Should().Equal(0.5, 2.0);
+        PromptCompletionReader.ReadParquet(none).Records.Single().Weight.Should().Be(1.0, "a file without the weight column weighs every example 1");
+        var act = () => PromptCompletionReader.ReadParquet(bad);
         act.Should().Throw<DataFormatException>().Which.Message.Should().Be($"{bad}, row 2: column 'weight' must be a finite number >= 0 but is -1");
     }
 
@@ -142,7 +142,7 @@ public sealed class WeightsInTheDataTests : IDisposable
         string[] lines = block.Groups[1].Value.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
         var chat = ChatJsonLines.Read(Write("readme-chat.jsonl", lines[0])).Records.Single();
-        var pair = PromptCompletionJsonLines.Read(Write("readme-pc.jsonl", lines[1])).Records.Single();
+        var pair = PromptCompletionReader.ReadJsonLines(Write("readme-pc.jsonl", lines[1])).Records.Single();
 
         chat.Select(t => t.Weight).Should().Equal(2.0, 0.0, 2.0, 2.0);
         chat[^1].ThinkingWeight.Should().Be(0.1);
