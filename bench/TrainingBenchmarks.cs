@@ -1,4 +1,3 @@
-using PromptLossWeight.Bench.StandIn;
 using PromptLossWeight.Batching;
 using PromptLossWeight.Llama.Model;
 using PromptLossWeight.Models;
@@ -15,7 +14,7 @@ namespace PromptLossWeight.Bench;
 /// </summary>
 internal static class TrainingBenchmarks
 {
-    private static readonly StandInConfig Config = new(Vocabulary: 4000, Dim: 384, Layers: 6, Heads: 6, Hidden: 1024, MaxPositions: 1024);
+    private const int Vocabulary = 4000, Dim = 384, Layers = 6, Heads = 6, Hidden = 1024, MaxPositions = 1024;
     private const int Examples = 1000, MinLength = 250, MaxLength = 700, CompletionLength = 2;
     private const int RowLength = 1024, PackedRowsPerBatch = 4, PaddedExamplesPerBatch = 8, MeasuredSteps = 6;
     private const double Plw = 0.1;
@@ -23,9 +22,15 @@ internal static class TrainingBenchmarks
     /// <summary>The library's Llama with this shape (fp32, CPU, untied head).</summary>
     private static LlamaConfig LlamaShape => new()
     {
-        HiddenSize = Config.Dim, IntermediateSize = Config.Hidden, NumHiddenLayers = Config.Layers, NumAttentionHeads = Config.Heads,
-        NumKeyValueHeads = Config.Heads, VocabSize = Config.Vocabulary, MaxPositionEmbeddings = Config.MaxPositions, RmsNormEps = 1e-5,
+        HiddenSize = Dim, IntermediateSize = Hidden, NumHiddenLayers = Layers, NumAttentionHeads = Heads,
+        NumKeyValueHeads = Heads, VocabSize = Vocabulary, MaxPositionEmbeddings = MaxPositions, RmsNormEps = 1e-5,
     };
+
+    /// <summary>Parameters of the matmuls in the transformer blocks (attention q, k, v, o and the SwiGLU MLP).</summary>
+    private const long BlockMatmulParameters = (long)Layers * (4L * Dim * Dim + 3L * Dim * Hidden);
+
+    /// <summary>Parameters of the LM head.</summary>
+    private const long HeadParameters = (long)Vocabulary * Dim;
 
     public static void Run()
     {
@@ -38,17 +43,12 @@ internal static class TrainingBenchmarks
         int[] exampleOrder = Enumerable.Range(0, examples.Count).OrderBy(_ => random.Next()).ToArray();
         var shuffledRows = new PackingPlan(plan.Rows.OrderBy(_ => random.Next()).ToArray(), plan.RowLength, plan.RealTokens);
 
-        // The official figures come from the library's Llama (causal attention within each document of a packed row,
-        // DocumentSpans); the stand-in, with its own per-document attention, is kept as a cross-check.
+        // The library's Llama: causal attention within each document of a packed row (DocumentSpans).
         manual_seed(3);
         var llama = new LlamaForCausalLM(LlamaShape, CPU, ScalarType.Float32);
         var (llamaRatio, llamaMfu) = Measure("library Llama (per-document attention)", llama, examples, exampleOrder, shuffledRows);
         Report.Ratio("train_tokens_per_s_packed_over_padded", llamaRatio);
         Report.Value("mfu_train_step", llamaMfu);
-        if (Environment.GetEnvironmentVariable("BENCH_SKIP_STANDIN") == "1") return;
-        manual_seed(3);
-        var (standInRatio, standInMfu) = Measure("stand-in Llama (per-document attention)", new StandInLlama(Config), examples, exampleOrder, shuffledRows);
-        Report.Note($"for comparison, the same shape with per-document (varlen) attention: train_tokens_per_s_packed_over_padded {standInRatio:0.###}, mfu_train_step {standInMfu:0.###}");
     }
 
     /// <summary>Alternating padded and packed training steps; returns the packed/padded throughput ratio and the MFU.</summary>
@@ -93,7 +93,7 @@ internal static class TrainingBenchmarks
         peaks.Add(MatmulPeak());
 
         double peak = peaks.Max();
-        Report.Note($"{name} (d={Config.Dim}, {Config.Layers} layers, {Config.Heads} heads, MLP {Config.Hidden}, V={Config.Vocabulary}), AdamW, chunked loss, PLW {Plw}; " +
+        Report.Note($"{name} (d={Dim}, {Layers} layers, {Heads} heads, MLP {Hidden}, V={Vocabulary}), AdamW, chunked loss, PLW {Plw}; " +
                     $"{MeasuredSteps} measured step pairs after a warm-up: padded ({PaddedExamplesPerBatch} examples/batch) {Timing.Median(paddedRates):0} tokens/s, " +
                     $"packed ({PackedRowsPerBatch}x{RowLength} rows/batch) {Timing.Median(packedRates):0} tokens/s (real tokens; medians)");
         // Best step against best matmul: both are what the machine does when other processes leave it alone.
@@ -102,7 +102,6 @@ internal static class TrainingBenchmarks
                     $"(6 x matmul params x real tokens + causal attention pairs; forward + backward + AdamW); fp32 matmul peak {peak / 1e9:0.0} GFLOP/s " +
                     $"(2048^3 matmul, best of 5, highest of {peaks.Count} measurements spread over this benchmark)");
         return (Timing.Median(pairRatios), achieved / peak);
-
     }
 
     private static void TrainStep(IHiddenStateLanguageModel model, optim.Optimizer optimizer, IWeightedLoss loss, Batch batch)
@@ -125,9 +124,9 @@ internal static class TrainingBenchmarks
         double flops = 0;
         foreach (int s in documentLengths)
         {
-            flops += 6.0 * Config.BlockMatmulParameters * s;
-            flops += 6.0 * Config.HeadParameters * (s - 1);
-            flops += 3.0 * Config.Layers * 2 * 2.0 * Config.Dim * (s * (s + 1) / 2.0);
+            flops += 6.0 * BlockMatmulParameters * s;
+            flops += 6.0 * HeadParameters * (s - 1);
+            flops += 3.0 * Layers * 2 * 2.0 * Dim * (s * (s + 1) / 2.0);
         }
         return flops;
     }
@@ -150,7 +149,7 @@ internal static class TrainingBenchmarks
         for (int e = 0; e < Examples; e++)
         {
             int length = random.Next(MinLength, MaxLength + 1);
-            long[] ids = Enumerable.Range(0, length).Select(_ => (long)random.Next(1, Config.Vocabulary)).ToArray();
+            long[] ids = Enumerable.Range(0, length).Select(_ => (long)random.Next(1, Vocabulary)).ToArray();
             TokenRole[] roles = Enumerable.Range(0, length).Select(i => i >= length - CompletionLength ? TokenRole.Assistant : TokenRole.User).ToArray();
             examples.Add(new MaskedExample(ids, roles));
         }
