@@ -4,7 +4,7 @@ namespace PromptLossWeight.Llama.Tokenizers;
 /// The special tokens and pre-tokenization pattern of the Llama-3 tokenizer (tiktoken format): 256 special
 /// tokens numbered right after the BPE ranks (128000 for the released models).
 /// </summary>
-public static class Llama3Tokens
+internal static class Llama3Tokens
 {
     /// <summary>Start of a sequence (the BOS).</summary>
     public const string BeginOfText = "<|begin_of_text|>";

@@ -43,7 +43,7 @@ public interface IHiddenStateLanguageModel : ICausalLanguageModel
 }
 
 /// <summary>Adapters that turn plain TorchSharp modules into <see cref="ICausalLanguageModel"/>s.</summary>
-public static class CausalLanguageModel
+internal static class CausalLanguageModel
 {
     /// <summary>
     /// Wraps a module that maps token ids [B, N] to logits [B, N, V]. Such a module sees no attention mask, so use

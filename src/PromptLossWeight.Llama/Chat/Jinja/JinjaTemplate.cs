@@ -9,7 +9,7 @@ namespace PromptLossWeight.Llama.Chat.Jinja;
 /// tojson, ...), tests (defined, none, string, ...) and Python string/dict methods. Whitespace follows Hugging
 /// Face: <c>trim_blocks</c> and <c>lstrip_blocks</c>. Anything else fails with a <see cref="JinjaException"/> naming it.
 /// </summary>
-public sealed class JinjaTemplate
+internal sealed class JinjaTemplate
 {
     private readonly List<Node> _nodes;
 
