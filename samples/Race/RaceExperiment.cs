@@ -122,6 +122,7 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
             PadTokenId = setup.PadTokenId,
             Device = device,
             ResumeFrom = TrainerOptions.Latest,
+            RunKey = runKey,
         };
         long totalSteps = Trainer.PlanTotalSteps(shared, train);
         int evalSteps = options.EvalSteps ?? (int)Math.Max(1, totalSteps / 16);
@@ -139,7 +140,7 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
             Parallel.For(0, options.PromptLossWeights.Count, new ParallelOptions { MaxDegreeOfParallelism = parallel }, i =>
             {
                 double plw = options.PromptLossWeights[i];
-                results[i] = RunOne(plw, runKey, setup, shared, train, validation, totalSteps, progress, main);
+                results[i] = RunOne(plw, setup, shared, train, validation, totalSteps, progress, main);
             });
         }
         catch (AggregateException e) when (e.InnerExceptions.Count == 1)
@@ -186,28 +187,18 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
         },
     };
 
-    private const string RunFileName = "sweep-run.json";
-
-    /// <summary>Refuses to resume a run folder that another configuration wrote (it would silently mix two runs).</summary>
+    /// <summary>
+    /// Refuses a run folder that a run of other settings wrote (it would mix two runs), before anything is prepared:
+    /// the run key each PLW run gives the Trainer (<see cref="TrainerOptions.RunKey"/>) is in the folder's run file.
+    /// The Trainer refuses such a resume too, but only once the data, the model and the pretraining are ready.
+    /// </summary>
     private void CheckRunFolder(double plw, string runKey)
     {
         string runDir = Path.Combine(options.OutputDirectory, "runs", RunName(plw));
-        if (!Directory.Exists(runDir)) return;
-        string file = Path.Combine(runDir, RunFileName);
-        string? key = null;
-        if (File.Exists(file))
-        {
-            try
-            {
-                key = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file)).RootElement.GetProperty("key").GetString();
-            }
-            catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
-            {
-                key = null;
-            }
-        }
+        if (TrainerCheckpoints.CurrentRunId(runDir) is null) return; // nothing was trained there
+        string? key = TrainerCheckpoints.RunKeyOf(runDir);
         if (key != runKey)
-            throw new ArgumentException($"{runDir} holds a run made with other settings ({(key is null ? "no readable " + RunFileName : "settings key " + key)}, now {runKey}); " +
+            throw new ArgumentException($"{runDir} holds a run made with other settings (run key {key ?? "none"}, now {runKey}); " +
                 "pass --overwrite to start the sweep fresh, or choose another --output.");
     }
 
@@ -278,16 +269,10 @@ public sealed class RaceExperiment(RaceExperimentOptions options, ILoggerFactory
         : string.Create(CultureInfo.InvariantCulture,
             $"free-form retrieval accuracy {history[^1].Get(MetricNames.Accuracy):F3} at step {history[^1].Step} (answer loss {history[^1].Get(MetricNames.CompletionLoss):F3})");
 
-    private (IReadOnlyList<MetricRecord>, RunSummary) RunOne(double plw, string runKey, ModelSetup setup, TrainerOptions shared, IReadOnlyList<MaskedExample> train,
+    private (IReadOnlyList<MetricRecord>, RunSummary) RunOne(double plw, ModelSetup setup, TrainerOptions shared, IReadOnlyList<MaskedExample> train,
         IReadOnlyList<MaskedExample> validation, long totalSteps, IRaceProgress progress, bool main)
     {
         string runDir = Path.Combine(options.OutputDirectory, "runs", RunName(plw));
-        if (main)
-        {
-            Directory.CreateDirectory(runDir);
-            File.WriteAllText(Path.Combine(runDir, RunFileName),
-                System.Text.Json.JsonSerializer.Serialize(new { key = runKey, plw }));
-        }
         TrainerOptions trainerOptions = shared with { OutputDirectory = runDir, PromptLossWeight = plw };
         var watch = Stopwatch.StartNew();
         progress.RunStarted(plw, totalSteps);

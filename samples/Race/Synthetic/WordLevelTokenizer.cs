@@ -1,4 +1,3 @@
-using Microsoft.ML.Tokenizers;
 using PromptLossWeight.Llama.Chat;
 using PromptLossWeight.Llama.Tokenizers;
 
@@ -6,8 +5,8 @@ namespace PromptLossWeight.Samples.Race.Synthetic;
 
 /// <summary>
 /// The word-level tokenizer of the embedded default: the shipped vocabulary file (one token per line, the line
-/// number is the id) loaded as a Microsoft.ML.Tokenizers WordPiece tokenizer over whitespace/punctuation words,
-/// with the ChatML special tokens, so the default renders its examples with a real chat template.
+/// number is the id) loaded by the library's vocabulary tokenizer, with the ChatML special tokens, so the default
+/// renders its examples with a real chat template.
 /// </summary>
 public static class WordLevelTokenizer
 {
@@ -20,29 +19,14 @@ public static class WordLevelTokenizer
     /// <summary>The vocabulary file shipped next to the sample.</summary>
     public static string DefaultVocabularyPath => Path.Combine(AppContext.BaseDirectory, "assets", "vocab.txt");
 
-    /// <summary>Loads the vocabulary at <paramref name="path"/> as a chat tokenizer (EOS = &lt;|im_end|&gt;).</summary>
-    public static HfTokenizer Load(string? path = null)
-    {
-        path ??= DefaultVocabularyPath;
-        string[] tokens = File.ReadAllLines(path).Where(l => l.Length > 0).ToArray();
-        var special = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (string s in new[] { Pad, Unknown, ChatMLTemplate.ImStart, ChatMLTemplate.ImEnd })
-        {
-            int id = Array.IndexOf(tokens, s);
-            if (id < 0) throw new InvalidDataException($"{path}: the vocabulary lacks the special token {s}.");
-            special[s] = id;
-        }
-        // [UNK] stays an ordinary id for the chat tokenizer: unknown words may appear in user text.
-        var chatSpecial = special.Where(kv => kv.Key != Unknown).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-        var wordPiece = WordPieceTokenizer.Create(path, new WordPieceOptions
-        {
-            UnknownToken = Unknown,
-            SpecialTokens = special,
-            PreTokenizer = PreTokenizer.CreateWordOrPunctuation(special),
-        });
-        return HfTokenizer.FromTokenizer(wordPiece, chatSpecial, bosToken: null, eosToken: ChatMLTemplate.ImEnd,
-            vocabSize: tokens.Length, source: path);
-    }
+    /// <summary>
+    /// Loads the vocabulary at <paramref name="path"/> (default: the shipped one) with
+    /// <see cref="HfTokenizer.LoadVocabulary"/>: [UNK] for unseen words, the ChatML markers and [PAD] special,
+    /// EOS = &lt;|im_end|&gt;.
+    /// </summary>
+    public static HfTokenizer Load(string? path = null) =>
+        HfTokenizer.LoadVocabulary(path ?? DefaultVocabularyPath, [Pad, ChatMLTemplate.ImStart, ChatMLTemplate.ImEnd],
+            unknownToken: Unknown, eosToken: ChatMLTemplate.ImEnd);
 
     /// <summary>
     /// Writes a vocabulary for <paramref name="texts"/> to <paramref name="path"/>: the special tokens and the ChatML
@@ -54,14 +38,10 @@ public static class WordLevelTokenizer
     public static void BuildVocabulary(IEnumerable<string> texts, string path, IEnumerable<string>? required = null, int maxWords = 8000)
     {
         ArgumentNullException.ThrowIfNull(texts);
-        var split = PreTokenizer.CreateWordOrPunctuation();
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (string text in texts)
-            foreach ((int offset, int length) in split.PreTokenize(text))
-            {
-                string word = text.Substring(offset, length);
+            foreach (string word in HfTokenizer.VocabularyPieces(text))
                 counts[word] = counts.GetValueOrDefault(word) + 1;
-            }
         var vocabulary = new List<string> { Pad, Unknown, ChatMLTemplate.ImStart, ChatMLTemplate.ImEnd, "system", "user", "assistant" };
         var seen = vocabulary.ToHashSet(StringComparer.Ordinal);
         foreach (string word in required ?? [])

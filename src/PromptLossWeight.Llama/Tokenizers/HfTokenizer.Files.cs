@@ -64,6 +64,16 @@ public sealed partial class HfTokenizer
         var encoder = new VocabularyEncoder(vocabulary, lines, unknown, path);
         return new HfTokenizer(encoder, TokenizerKind.Vocabulary, path, special, bosToken, eosToken, Math.Max(lines.Length, 1), unknown);
     }
+
+    /// <summary>
+    /// The pieces <see cref="LoadVocabulary"/> splits <paramref name="text"/> into, in order: each would be one token.
+    /// Use it to count words when writing a vocabulary file for that tokenizer.
+    /// </summary>
+    public static IEnumerable<string> VocabularyPieces(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return VocabularyEncoder.Split(text).Select(m => m.Value);
+    }
 }
 
 /// <summary>The word-level encoder of <see cref="HfTokenizer.LoadVocabulary"/>.</summary>
@@ -72,10 +82,13 @@ internal sealed partial class VocabularyEncoder(Dictionary<string, int> vocabula
     [GeneratedRegex(@"[\p{L}\p{M}\p{N}_]+|[\uD800-\uDBFF][\uDC00-\uDFFF]|\S")]
     private static partial Regex Pieces();
 
+    /// <summary>Splits text into the vocabulary's pieces (see <see cref="HfTokenizer.VocabularyPieces"/>).</summary>
+    public static IEnumerable<Match> Split(string text) => Pieces().Matches(text);
+
     public IReadOnlyList<int> Encode(string text, bool atStart)
     {
         var ids = new List<int>();
-        foreach (Match piece in Pieces().Matches(text))
+        foreach (Match piece in Split(text))
         {
             if (vocabulary.TryGetValue(piece.Value, out int id))
                 ids.Add(id);

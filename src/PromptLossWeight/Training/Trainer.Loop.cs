@@ -58,7 +58,7 @@ public partial class Trainer
         else
         {
             random.manual_seed(Options.Seed);
-            _state = new TrainerState { Seed = Options.Seed, RunId = IsMainProcess ? StartNewRun() : "" };
+            _state = new TrainerState { Seed = Options.Seed, RunId = IsMainProcess ? StartNewRun() : "", RunKey = Options.RunKey };
         }
         if (_parallel is not null) _state = ReceiveMainState(_state);
         _state.TotalSteps = TotalSteps;

@@ -69,9 +69,12 @@ public partial class Trainer
     /// <summary>Loads the parameters, optimizer state and random state of <paramref name="folder"/> and returns its trainer state.</summary>
     private TrainerState LoadCheckpoint(string folder)
     {
-        TrainerCheckpoints.CheckShapes(folder, _trainable);
         string statePath = Path.Combine(folder, TrainerCheckpoints.StateFileName);
         TrainerState state = TrainerState.FromJson(File.ReadAllText(statePath), statePath);
+        if (Options.RunKey is string key && state.RunKey != key)
+            throw new ArgumentException($"{folder}: the checkpoint was made under run key {Describe(state.RunKey)}, and this run's " +
+                $"TrainerOptions.RunKey is {Describe(key)}; resume with the settings that made it, or start fresh (ResumeFrom = null, or another OutputDirectory).");
+        TrainerCheckpoints.CheckShapes(folder, _trainable);
         if (state.Seed != Options.Seed)
             Logger.LogWarning("Resuming a run made with seed {Old} under seed {New}: the data order of later epochs changes.", state.Seed, Options.Seed);
         if (state.Step > TotalSteps)
@@ -91,7 +94,7 @@ public partial class Trainer
         }
         if (string.IsNullOrEmpty(state.RunId))
             state.RunId = TrainerCheckpoints.RunIdOf(folder) ?? NewRunId(); // a checkpoint from before run ids: it starts one
-        TrainerCheckpoints.WriteCurrentRun(Options.OutputDirectory, state.RunId);
+        TrainerCheckpoints.WriteCurrentRun(Options.OutputDirectory, state.RunId, state.RunKey);
         Logger.LogInformation("Resumed from {Folder} at step {Step}.", folder, state.Step);
         return state;
     }
@@ -128,9 +131,11 @@ public partial class Trainer
         if (earlier.Count > 0)
             Logger.LogInformation("{Dir} holds {Count} checkpoints of earlier runs ({First}…{Last}); this new run {RunId} leaves them alone and never resumes from them.",
                 Options.OutputDirectory, earlier.Count, Path.GetFileName(earlier[0].Path), Path.GetFileName(earlier[^1].Path), runId);
-        TrainerCheckpoints.WriteCurrentRun(Options.OutputDirectory, runId);
+        TrainerCheckpoints.WriteCurrentRun(Options.OutputDirectory, runId, Options.RunKey);
         return runId;
     }
+
+    private static string Describe(string? runKey) => runKey is null ? "none" : $"'{runKey}'";
 
     private static string NewRunId() => Guid.NewGuid().ToString("N");
 

@@ -104,13 +104,25 @@ public static class TrainerCheckpoints
     }
 
     /// <summary>The id of the run that last started or resumed in <paramref name="outputDirectory"/> (<c>run.json</c>), or null.</summary>
-    public static string? CurrentRunId(string outputDirectory)
+    /// <exception cref="InvalidDataException">The run file is not valid JSON.</exception>
+    public static string? CurrentRunId(string outputDirectory) => ReadRunFile(outputDirectory)?["run_id"]?.GetValue<string>();
+
+    /// <summary>
+    /// The <see cref="TrainerOptions.RunKey"/> of the run that last started or resumed in
+    /// <paramref name="outputDirectory"/> (<c>run.json</c>); null when there is no run file or the run had no key
+    /// (<see cref="CurrentRunId"/> tells the two apart). Lets a program refuse a folder of other settings before it
+    /// prepares anything.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The run file is not valid JSON.</exception>
+    public static string? RunKeyOf(string outputDirectory) => ReadRunFile(outputDirectory)?["run_key"]?.GetValue<string>();
+
+    private static JsonNode? ReadRunFile(string outputDirectory)
     {
         string path = Path.Combine(outputDirectory, RunFileName);
         if (!File.Exists(path)) return null;
         try
         {
-            return JsonNode.Parse(File.ReadAllText(path))?["run_id"]?.GetValue<string>();
+            return JsonNode.Parse(File.ReadAllText(path));
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
@@ -118,12 +130,14 @@ public static class TrainerCheckpoints
         }
     }
 
-    /// <summary>Records <paramref name="runId"/> as the folder's current run (written atomically).</summary>
-    internal static void WriteCurrentRun(string outputDirectory, string runId)
+    /// <summary>Records <paramref name="runId"/> (and its key, when it has one) as the folder's current run (written atomically).</summary>
+    internal static void WriteCurrentRun(string outputDirectory, string runId, string? runKey)
     {
         string path = Path.Combine(outputDirectory, RunFileName);
         string temp = path + ".tmp-" + Guid.NewGuid().ToString("N");
-        var run = new JsonObject { ["run_id"] = runId, ["updated"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture) };
+        var run = new JsonObject { ["run_id"] = runId };
+        if (runKey is not null) run["run_key"] = runKey;
+        run["updated"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
         File.WriteAllText(temp, run.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         File.Move(temp, path, overwrite: true);
     }

@@ -147,6 +147,16 @@ public sealed record TrainerOptions
     public string? ResumeFrom { get; init; }
 
     /// <summary>
+    /// What the run's numbers depend on beyond the checkpoint itself — the data, the model and the settings — as one
+    /// string, typically a hash of them; null (the default): not recorded and not checked. It is recorded in
+    /// <c>run.json</c> (<see cref="TrainerCheckpoints.RunKeyOf"/>) and in every checkpoint's <c>trainer_state.json</c>,
+    /// and <c>Train</c> refuses, before any training and with an <see cref="ArgumentException"/> that names the
+    /// checkpoint and both keys, to resume a checkpoint made under another key (or none): a resumed run never mixes two
+    /// configurations. A fresh start (no checkpoint to resume) records the new key.
+    /// </summary>
+    public string? RunKey { get; init; }
+
+    /// <summary>
     /// CPU threads TorchSharp uses for this process (<c>torch.set_num_threads</c>), set when <c>Train</c> starts; null
     /// keeps TorchSharp's choice (one per core). The setting is process-wide. Small models, or several runs in parallel,
     /// are often much faster with 1–2 threads: on a loaded 2-core machine 2 threads ran 5–15× slower than 1.

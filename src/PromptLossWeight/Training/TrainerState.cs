@@ -26,6 +26,12 @@ public sealed class TrainerState
     /// </summary>
     [JsonInclude] public string RunId { get; internal set; } = "";
 
+    /// <summary>
+    /// <see cref="TrainerOptions.RunKey"/> of the run that started this state (null: none was given). A resume with
+    /// another <see cref="TrainerOptions.RunKey"/> is refused.
+    /// </summary>
+    [JsonInclude] public string? RunKey { get; internal set; }
+
     /// <summary>The seed the data order derives from.</summary>
     [JsonInclude] public int Seed { get; internal set; }
 

@@ -40,4 +40,15 @@ public class VocabularyTokenizerTests
         var tokenizer = HfTokenizer.LoadVocabulary(path, ["<|im_end|>"], unknownToken: "[UNK]");
         tokenizer.Encode("<|im_end|>").Should().NotContain(2);
     }
+
+    [Fact]
+    public void The_pieces_for_writing_a_vocabulary_are_exactly_the_tokens_the_tokenizer_encodes()
+    {
+        using var folder = new TempFolder();
+        string[] pieces = HfTokenizer.VocabularyPieces("a+b = c 😀 word_2").ToArray();
+
+        pieces.Should().Equal("a", "+", "b", "=", "c", "😀", "word_2");
+        var tokenizer = HfTokenizer.LoadVocabulary(folder.Write("vocab.txt", string.Join('\n', pieces) + "\n"));
+        tokenizer.Encode("a+b = c 😀 word_2").Should().Equal(0, 1, 2, 3, 4, 5, 6);
+    }
 }

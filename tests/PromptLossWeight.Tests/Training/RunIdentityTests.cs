@@ -93,4 +93,54 @@ public sealed class RunIdentityTests : IDisposable
         logger.Warnings.Should().BeEmpty();
         logger.Entries.Should().Contain(e => e.Level == LogLevel.Information && e.Message == $"No checkpoint in {_dir.Path}; starting from scratch.");
     }
+
+    [Fact]
+    public void The_run_key_is_recorded_in_run_json_and_every_checkpoint_and_a_resume_under_the_same_key_continues()
+    {
+        Train(Options with { MaxSteps = 4, EvalSteps = 2, RunKey = "settings-a" });
+
+        TrainerCheckpoints.RunKeyOf(_dir.Path).Should().Be("settings-a");
+        TrainerState.FromJson(File.ReadAllText(Path.Combine(Checkpoint(4), "trainer_state.json"))).RunKey.Should().Be("settings-a");
+        var logger = new ListLogger();
+        TrainResult resumed = Train(Options with { MaxSteps = 6, EvalSteps = 2, RunKey = "settings-a", ResumeFrom = TrainerOptions.Latest }, logger);
+
+        logger.Entries.Should().Contain(e => e.Message == $"Resumed from {Checkpoint(4)} at step 4.");
+        resumed.Steps.Should().Be(6);
+        resumed.State.RunKey.Should().Be("settings-a");
+    }
+
+    [Fact]
+    public void Resuming_a_checkpoint_made_under_another_run_key_or_none_is_refused_before_training_naming_the_checkpoint_and_both_keys()
+    {
+        Train(Options with { MaxSteps = 4, EvalSteps = 2, RunKey = "settings-a" });
+        var logger = new ListLogger();
+
+        var other = () => Train(Options with { MaxSteps = 6, EvalSteps = 2, RunKey = "settings-b", ResumeFrom = TrainerOptions.Latest }, logger);
+
+        other.Should().Throw<ArgumentException>().WithMessage($"{Checkpoint(4)}: the checkpoint was made under run key 'settings-a', and this run's TrainerOptions.RunKey is 'settings-b';*");
+        logger.Entries.Should().NotContain(e => e.Message.StartsWith("Training ", StringComparison.Ordinal), "nothing was trained");
+        TrainerCheckpoints.ListComplete(_dir.Path).Select(c => c.Step).Should().Equal(2, 4);
+        TrainerCheckpoints.RunKeyOf(_dir.Path).Should().Be("settings-a", "the refused run recorded nothing");
+
+        using var unkeyed = new TempDir();
+        Train(Options with { OutputDirectory = unkeyed.Path, MaxSteps = 2, EvalSteps = 2 });
+        var none = () => Train(Options with { OutputDirectory = unkeyed.Path, MaxSteps = 4, EvalSteps = 2, RunKey = "settings-a", ResumeFrom = TrainerOptions.Latest });
+        none.Should().Throw<ArgumentException>().WithMessage("*the checkpoint was made under run key none, and this run's TrainerOptions.RunKey is 'settings-a';*");
+    }
+
+    [Fact]
+    public void Without_a_run_key_nothing_is_checked_and_a_fresh_start_records_the_new_key()
+    {
+        Train(Options with { MaxSteps = 4, EvalSteps = 2, RunKey = "settings-a" });
+
+        TrainResult unchecked_ = Train(Options with { MaxSteps = 6, EvalSteps = 2, ResumeFrom = TrainerOptions.Latest });
+        unchecked_.Steps.Should().Be(6);
+        unchecked_.State.RunKey.Should().Be("settings-a", "a resumed run keeps the key its checkpoint was made under");
+
+        Train(Options with { MaxSteps = 2, EvalSteps = 2, RunKey = "settings-b" });
+        TrainerCheckpoints.RunKeyOf(_dir.Path).Should().Be("settings-b");
+        File.Delete(Path.Combine(_dir.Path, TrainerCheckpoints.RunFileName));
+        TrainerCheckpoints.RunKeyOf(_dir.Path).Should().BeNull();
+        TrainerCheckpoints.CurrentRunId(_dir.Path).Should().BeNull();
+    }
 }
