@@ -72,7 +72,7 @@ public sealed partial class HfTokenizer
     public static IEnumerable<string> VocabularyPieces(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return VocabularyEncoder.Split(text).Select(m => m.Value);
+        return VocabularyEncoder.Pieces().Matches(text).Select(m => m.Value);
     }
 }
 
@@ -80,15 +80,12 @@ public sealed partial class HfTokenizer
 internal sealed partial class VocabularyEncoder(Dictionary<string, int> vocabulary, string[] tokens, int? unknownId, string source) : ITextEncoder
 {
     [GeneratedRegex(@"[\p{L}\p{M}\p{N}_]+|[\uD800-\uDBFF][\uDC00-\uDFFF]|\S")]
-    private static partial Regex Pieces();
-
-    /// <summary>Splits text into the vocabulary's pieces (see <see cref="HfTokenizer.VocabularyPieces"/>).</summary>
-    public static IEnumerable<Match> Split(string text) => Pieces().Matches(text);
+    internal static partial Regex Pieces();
 
     public IReadOnlyList<int> Encode(string text, bool atStart)
     {
         var ids = new List<int>();
-        foreach (Match piece in Split(text))
+        foreach (Match piece in Pieces().Matches(text))
         {
             if (vocabulary.TryGetValue(piece.Value, out int id))
                 ids.Add(id);
